@@ -1,0 +1,138 @@
+// Store::Impl: the state behind the Store facade, shared by store.cpp (lifecycle and keys),
+// store_records.cpp (the write path and reads) and store_sync.cpp (preparing and applying sync
+// round trips). Private to client-core.
+//
+// Locking: write_mutex_ serialises every write on the writer connection; read_mutex_ guards the
+// reader connection; keys_mutex_ guards the keys and the lock state. Order: write_mutex_ or
+// read_mutex_ first, then keys_mutex_; never the reverse.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "fieldsync/client/store.h"
+#include "fieldsync/crypto.h"
+#include "fieldsync/hybrid_clock.h"
+#include "fieldsync/sqlite_db.h"
+#include "fieldsync/uuid.h"
+#include "key_vault.h"
+
+namespace fieldsync::client {
+
+// The fields of one record as merged on this device: per field the winning change.
+struct RecordState {
+  std::string collection;
+  CaseId case_id;
+  std::map<std::string, Change> fields;
+
+  Record to_record(const RecordId& id) const;
+};
+
+// Meta keys shared by the store's source files.
+inline constexpr std::string_view kLastSyncKey = "last_sync_ms";
+inline constexpr std::string_view kHlcFloorKey = "hlc_floor";
+inline constexpr std::string_view kNextSeqKey = "next_seq";
+inline constexpr std::string_view kCursorKey = "cursor";
+
+// What a sealed unit is: part of the additional data, so a blob moved to another purpose fails.
+enum class SealPurpose { kRecord, kOutbox, kConflict, kRejection, kStoreSecret };
+
+class Store::Impl {
+ public:
+  Impl(const StoreOptions& options, bool create);
+
+  // --- lifecycle (store.cpp) ---
+  void initialise_new(std::string_view passcode, const DeviceIdentity& identity);
+  void load_identity();
+  UnlockResult unlock(std::string_view passcode);
+  UnlockResult accept_unlock(crypto::SecretKey key);  // write_mutex_ held
+  void lock();
+  StoreState state();
+  void change_passcode(std::string_view old_passcode, std::string_view new_passcode);
+  void wipe();
+
+  // Throws Error(kLocked) unless unlocked (or, when `sync_allowed`, waiting for a check-in);
+  // applies the auto-lock and records activity.
+  void require_access(bool sync_allowed = false);
+
+  // --- keys (store.cpp) ---
+  // The data key of a case: from the cache, or unwrapped from `db`. nullopt when the case has
+  // no key on this device.
+  std::optional<crypto::SecretKey> case_key(sqlite::Database& db, const CaseId& case_id);
+  // As case_key, creating and storing a key for a case new to this device (writer only).
+  crypto::SecretKey case_key_or_create(const CaseId& case_id);
+  const crypto::SecretKey& store_key_locked() const;  // keys_mutex_ held
+
+  // --- sealing (store.cpp) ---
+  Bytes seal(const crypto::SecretKey& key, SealPurpose purpose, std::string_view collection,
+             const Uuid& id, std::string_view field, std::span<const std::uint8_t> plaintext);
+  Bytes open(const crypto::SecretKey& key, SealPurpose purpose, std::string_view collection,
+             const Uuid& id, std::string_view field, std::span<const std::uint8_t> sealed);
+
+  // --- meta values (store.cpp) ---
+  std::optional<Bytes> meta(sqlite::Database& db, std::string_view key);
+  void set_meta(std::string_view key, std::span<const std::uint8_t> value);  // writer
+  std::int64_t meta_int(sqlite::Database& db, std::string_view key, std::int64_t fallback);
+  void set_meta_int(std::string_view key, std::int64_t value);  // writer
+
+  // --- records (store_records.cpp) ---
+  std::optional<RecordState> load_record(sqlite::Database& db, const RecordId& id);
+  void save_record(const RecordId& id, const RecordState& state);  // writer
+  struct FieldKey {
+    RecordId record_id;
+    std::string field;
+    friend auto operator<=>(const FieldKey&, const FieldKey&) = default;
+  };
+  // The write path. `extra_bases` adds versions to the base of a field's change (a resolution
+  // names the lost version); `resolves` is the conflict removed in the same transaction.
+  WriteGroupId write(const std::vector<RecordWrite>& writes,
+                     const std::map<FieldKey, VersionSet>& extra_bases = {},
+                     std::optional<Version> resolves = std::nullopt);
+  std::optional<Record> record(const RecordId& id);
+  std::vector<Record> records(const CaseId& case_id, std::string_view collection);
+  std::vector<CaseId> cases();
+  std::vector<OutboxEntry> outbox(sqlite::Database& db, std::size_t max_changes);
+  void queue_outbox(const WriteGroupId& group, const CaseId& case_id,
+                    const std::vector<Change>& changes);  // writer
+  std::vector<LocalConflict> conflicts();
+  void save_conflict(const Conflict& conflict, bool local_edit);  // writer
+  std::vector<RejectedGroup> rejections();
+  WriteGroupId resolve_conflict(const Version& lost, Store::Resolve choice);
+  void persist_clock();  // writer
+
+  // --- sync (store_sync.cpp) ---
+  SyncRequest prepare_sync(std::size_t max_changes, const Telemetry& app_telemetry);
+  SyncApplied apply_sync(const SyncResponse& response);
+  void apply_rejection(const Rejection& rejection);
+  void apply_change(const Change& change, SyncApplied& applied,
+                    std::map<RecordId, RecordState>& touched);
+  bool purge_case_if_settled(const CaseId& case_id);  // writer
+
+  const StoreOptions options_;
+  const Schema& schema_;
+  ClockSource& clock_source_;
+  platform::KeyWrapper& wrapper_;
+
+  std::mutex write_mutex_;
+  std::unique_ptr<sqlite::Database> writer_;  // guarded by write_mutex_
+  std::mutex read_mutex_;
+  std::unique_ptr<sqlite::Database> reader_;  // guarded by read_mutex_
+
+  // Set once at create/open, then read-only:
+  Uuid store_id_;
+  DeviceIdentity identity_;
+
+  HybridClock hlc_;  // thread-safe on its own
+  UuidV7Generator ids_;
+
+  std::mutex keys_mutex_;
+  // Guarded by keys_mutex_:
+  StoreState state_ = StoreState::kLocked;
+  std::optional<crypto::SecretKey> store_key_;
+  std::map<CaseId, crypto::SecretKey> case_keys_;
+  std::int64_t last_activity_ms_ = 0;
+};
+
+}  // namespace fieldsync::client

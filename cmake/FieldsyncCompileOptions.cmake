@@ -1,0 +1,21 @@
+# Warnings and sanitizers, applied the same way to every fieldsync target.
+
+# Warnings on for one of our own targets (never for third-party code).
+function(fieldsync_target_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                           $<$<BOOL:${FIELDSYNC_WERROR}>:-Werror>)
+endfunction()
+
+# Sanitizers apply to everything built, so that the instrumentation is consistent.
+macro(fieldsync_apply_sanitizers)
+  if(FIELDSYNC_SANITIZE STREQUAL "address")
+    add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                        -fno-sanitize-recover=undefined)
+    add_link_options(-fsanitize=address,undefined)
+  elseif(FIELDSYNC_SANITIZE STREQUAL "thread")
+    add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=thread)
+  elseif(NOT FIELDSYNC_SANITIZE STREQUAL "")
+    message(FATAL_ERROR "FIELDSYNC_SANITIZE must be empty, 'address' or 'thread'")
+  endif()
+endmacro()
