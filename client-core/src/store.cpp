@@ -66,10 +66,6 @@ Bytes unpad(const Bytes& padded) {
   return Bytes(padded.begin() + 4, padded.begin() + 4 + length);
 }
 
-std::span<const std::uint8_t> as_bytes(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
 void remove_file_if_present(const std::string& path) {
   if (std::remove(path.c_str()) != 0 && errno != ENOENT) {
     throw Error(ErrorDomain::kPosix, errno, "cannot delete " + path);
@@ -116,7 +112,7 @@ void Store::Impl::initialise_new(std::string_view passcode, const DeviceIdentity
   sqlite::Transaction transaction(*writer_);
   set_meta(kStoreIdKey, store_id_.bytes());
   set_meta(kDeviceIdKey, identity.device_id.bytes());
-  set_meta(kUserIdKey, as_bytes(identity.user_id));
+  set_meta(kUserIdKey, crypto::as_bytes(identity.user_id));
   set_meta_int(kKdfVersionKey, vault.record.kdf.version);
   set_meta_int(kKdfIterationsKey, vault.record.kdf.iterations);
   set_meta(kKdfSaltKey, vault.record.kdf.salt);
@@ -418,7 +414,7 @@ void Store::set_token(std::string_view token) {
   {
     std::lock_guard keys_lock(impl_->keys_mutex_);
     sealed = impl_->seal(impl_->store_key_locked(), SealPurpose::kStoreSecret, "", impl_->store_id_,
-                         kTokenKey, as_bytes(token));
+                         kTokenKey, crypto::as_bytes(token));
   }
   impl_->set_meta(kTokenKey, sealed);
 }

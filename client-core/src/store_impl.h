@@ -36,6 +36,11 @@ inline constexpr std::string_view kHlcFloorKey = "hlc_floor";
 inline constexpr std::string_view kNextSeqKey = "next_seq";
 inline constexpr std::string_view kCursorKey = "cursor";
 
+// Decrypted units are binary wire messages; the decoders take text views.
+inline std::string_view text_of(const Bytes& bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
 // What a sealed unit is: part of the additional data, so a blob moved to another purpose fails.
 enum class SealPurpose { kRecord, kOutbox, kConflict, kRejection, kStoreSecret };
 

@@ -10,13 +10,6 @@
 namespace fieldsync::client {
 namespace {
 
-std::span<const std::uint8_t> as_bytes(const std::string& text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-std::string_view as_text(const Bytes& bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
-
 // Units are stored in the wire's binary form: compact, versioned, and decoded with the same
 // bounds checks as anything from the network.
 Bytes encode_changes(std::vector<Change> changes) {
@@ -27,7 +20,7 @@ Bytes encode_changes(std::vector<Change> changes) {
 }
 
 std::vector<Change> decode_changes(const Bytes& plain) {
-  return decode_response(as_text(plain), WireFormat::kBinary).changes;
+  return decode_response(text_of(plain), WireFormat::kBinary).changes;
 }
 
 std::string seq_field(std::int64_t first_seq) { return std::to_string(first_seq); }
@@ -85,7 +78,7 @@ void Store::Impl::queue_outbox(const WriteGroupId& group, const CaseId& case_id,
   const std::string encoded = encode_request(unit, WireFormat::kBinary);
   const auto first_seq = static_cast<std::int64_t>(changes.front().device_seq);
   const Bytes sealed =
-      seal(key, SealPurpose::kOutbox, "", group, seq_field(first_seq), as_bytes(encoded));
+      seal(key, SealPurpose::kOutbox, "", group, seq_field(first_seq), crypto::as_bytes(encoded));
   auto insert = writer_->prepare(
       "INSERT INTO outbox(first_seq, write_group, case_id, change_count, queued_at, sealed) "
       "VALUES (?, ?, ?, ?, ?, ?)");
@@ -241,7 +234,7 @@ std::vector<OutboxEntry> Store::Impl::outbox(sqlite::Database& db, std::size_t m
     if (!key) throw Error(ErrorCode::kIntegrity, "an outbox entry has no case key");
     const Bytes plain = open(*key, SealPurpose::kOutbox, "", group,
                              seq_field(select.column_int(0)), select.column_blob(5));
-    SyncRequest unit = decode_request(as_text(plain), WireFormat::kBinary);
+    SyncRequest unit = decode_request(text_of(plain), WireFormat::kBinary);
     if (unit.write_groups.size() != 1 || unit.write_groups[0].id != group) {
       throw Error(ErrorCode::kIntegrity, "an outbox entry holds another write group");
     }
@@ -261,7 +254,7 @@ void Store::Impl::save_conflict(const Conflict& conflict, bool local_edit) {
   unit.conflicts.push_back(conflict);
   const std::string encoded = encode_response(unit, WireFormat::kBinary);
   const Bytes sealed = seal(key, SealPurpose::kConflict, "", conflict.lost.version.origin,
-                            conflict.lost.version.hlc.to_string(), as_bytes(encoded));
+                            conflict.lost.version.hlc.to_string(), crypto::as_bytes(encoded));
   auto upsert = writer_->prepare(
       "INSERT OR REPLACE INTO conflicts(lost_hlc, lost_origin, case_id, local_edit, sealed) "
       "VALUES (?, ?, ?, ?, ?)");
@@ -286,7 +279,7 @@ std::vector<LocalConflict> Store::Impl::conflicts() {
     if (!key) throw Error(ErrorCode::kIntegrity, "a conflict has no case key");
     const Bytes plain = open(*key, SealPurpose::kConflict, "", select.column_uuid(1),
                              lost_hlc.to_string(), select.column_blob(4));
-    SyncResponse unit = decode_response(as_text(plain), WireFormat::kBinary);
+    SyncResponse unit = decode_response(text_of(plain), WireFormat::kBinary);
     if (unit.conflicts.size() != 1) throw Error(ErrorCode::kIntegrity, "a conflict is corrupt");
     conflicts.push_back({std::move(unit.conflicts[0]), select.column_int(3) != 0});
   }
@@ -306,7 +299,7 @@ std::vector<RejectedGroup> Store::Impl::rejections() {
     if (!key) throw Error(ErrorCode::kIntegrity, "a rejection has no case key");
     const Bytes plain = open(*key, SealPurpose::kRejection, "", group, case_id.to_string(),
                              select.column_blob(3));
-    SyncResponse unit = decode_response(as_text(plain), WireFormat::kBinary);
+    SyncResponse unit = decode_response(text_of(plain), WireFormat::kBinary);
     if (unit.rejections.size() != 1) throw Error(ErrorCode::kIntegrity, "a rejection is corrupt");
     RejectedGroup& entry = by_group[group];
     entry.rejection = std::move(unit.rejections[0]);

@@ -12,10 +12,6 @@
 namespace fieldsync::client {
 namespace {
 
-std::span<const std::uint8_t> as_bytes(const std::string& text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
 ConflictSide side_of(const Change& change) {
   return {change.value, change.version, change.author};
 }
@@ -95,8 +91,7 @@ void Store::Impl::apply_rejection(const Rejection& rejection) {
       if (!key) throw Error(ErrorCode::kIntegrity, "an outbox entry has no case key");
       const Bytes plain = open(*key, SealPurpose::kOutbox, "", rejection.write_group,
                                std::to_string(select.column_int(0)), select.column_blob(2));
-      const std::string_view text(reinterpret_cast<const char*>(plain.data()), plain.size());
-      for (WriteGroup& group : decode_request(text, WireFormat::kBinary).write_groups) {
+      for (WriteGroup& group : decode_request(text_of(plain), WireFormat::kBinary).write_groups) {
         for (Change& change : group.changes) sent.push_back(std::move(change));
       }
     }
@@ -112,7 +107,7 @@ void Store::Impl::apply_rejection(const Rejection& rejection) {
     const crypto::SecretKey key = case_key_or_create(case_id);
     const std::string encoded = encode_response(unit, WireFormat::kBinary);
     const Bytes sealed = seal(key, SealPurpose::kRejection, "", rejection.write_group,
-                              case_id.to_string(), as_bytes(encoded));
+                              case_id.to_string(), crypto::as_bytes(encoded));
     auto insert = writer_->prepare(
         "INSERT OR REPLACE INTO rejections(write_group, case_id, rejected_at, sealed) "
         "VALUES (?, ?, ?, ?)");
@@ -252,7 +247,7 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
       }
     }
 
-    if (!response.next_cursor.empty()) set_meta(kCursorKey, as_bytes(response.next_cursor));
+    if (!response.next_cursor.empty()) set_meta(kCursorKey, crypto::as_bytes(response.next_cursor));
     set_meta_int(kLastSyncKey, clock_source_.wall_ms());
     persist_clock();
     transaction.commit();

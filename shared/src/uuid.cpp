@@ -1,19 +1,18 @@
 // Uuid text and binary forms, and the UUIDv7 generator.
 #include "fieldsync/uuid.h"
 
-#include <openssl/rand.h>
-
+#include <algorithm>
 #include <cstring>
 
+#include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
 
 namespace fieldsync {
 namespace {
 
 void random_bytes(std::uint8_t* out, std::size_t n) {
-  if (RAND_bytes(out, static_cast<int>(n)) != 1) {
-    throw Error(ErrorDomain::kCrypto, 1, "the random number generator failed");
-  }
+  const Bytes random = crypto::random_bytes(n);
+  std::copy(random.begin(), random.end(), out);
 }
 
 int hex_digit(char c) {

@@ -328,15 +328,16 @@ TEST_CASE("A purge waits for the case's outbox, then shreds its key", "[sync][se
   const RecordId visit = casework.record_visit(leaving, seen_alone_visit("PURGE-SENTINEL"));
   casework.record_visit(staying, seen_alone_visit("stays"));
 
-  // The wrapped key of the leaving case, as stored.
-  Bytes wrapped_before;
-  {
+  // The wrapped key of the leaving case and its visit's ciphertext, as stored.
+  auto stored = [&](const char* sql, const Uuid& id) {
     sqlite::Database db(path, sqlite::Database::Mode::kReadOnly);
-    auto select = db.prepare("SELECT wrapped_key FROM case_keys WHERE case_id = ?");
-    select.bind(1, leaving);
+    auto select = db.prepare(sql);
+    select.bind(1, id);
     REQUIRE(select.step());
-    wrapped_before = select.column_bytes(0);
-  }
+    return select.column_bytes(0);
+  };
+  const Bytes wrapped_before = stored("SELECT wrapped_key FROM case_keys WHERE case_id = ?", leaving);
+  const Bytes sealed_before = stored("SELECT sealed FROM records WHERE record_id = ?", visit);
 
   SyncResponse purge;
   purge.server_time_ms = fixture.clock.wall_ms();
@@ -354,6 +355,24 @@ TEST_CASE("A purge waits for the case's outbox, then shreds its key", "[sync][se
 
   const std::string raw = read_file(path) + read_file(path + "-wal");
   CHECK(raw.find(std::string(wrapped_before.begin(), wrapped_before.end())) == std::string::npos);
+  CHECK(raw.find(std::string(sealed_before.begin(), sealed_before.end())) == std::string::npos);
+
+  // A copy of the purged visit's ciphertext opens under no key the store still holds: planted
+  // back under its own record id but in the remaining case, it fails authentication.
+  const RecordId planted = visit;
+  {
+    sqlite::Database db(path, sqlite::Database::Mode::kReadWrite);
+    auto insert = db.prepare(
+        "INSERT INTO records(record_id, case_id, collection, sealed) VALUES (?, ?, 'visit', ?)");
+    insert.bind(1, planted).bind(2, staying).bind_blob(3, sealed_before).run();
+  }
+  CHECK_THROWS_MATCHES(fixture.store->record(planted), Error,
+                       Catch::Predicate<Error>([](const Error& e) { return e.is(ErrorCode::kIntegrity); }));
+  {
+    sqlite::Database db(path, sqlite::Database::Mode::kReadWrite);
+    auto remove = db.prepare("DELETE FROM records WHERE record_id = ?");
+    remove.bind(1, planted).run();
+  }
 
   // The server stops repeating the directive once acknowledged: the ack is dropped.
   SyncResponse quiet;
