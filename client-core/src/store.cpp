@@ -221,8 +221,12 @@ void Store::Impl::require_access(bool sync_allowed) {
   const StoreState current = state();
   if (current == StoreState::kUnlocked ||
       (sync_allowed && current == StoreState::kCheckInRequired)) {
-    std::lock_guard keys_lock(keys_mutex_);
-    last_activity_ms_ = clock_source_.monotonic_ms();
+    // Only the worker's own use keeps the store open: a background sync every few minutes
+    // must not hold off the auto-lock of a phone left on a table.
+    if (!sync_allowed) {
+      std::lock_guard keys_lock(keys_mutex_);
+      last_activity_ms_ = clock_source_.monotonic_ms();
+    }
     return;
   }
   switch (current) {

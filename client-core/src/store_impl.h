@@ -59,7 +59,7 @@ class Store::Impl {
   void wipe();
 
   // Throws Error(kLocked) unless unlocked (or, when `sync_allowed`, waiting for a check-in);
-  // applies the auto-lock and records activity.
+  // applies the auto-lock, and records the worker's activity (sync is not activity).
   void require_access(bool sync_allowed = false);
 
   // --- keys (store.cpp) ---
