@@ -2,7 +2,8 @@
 
 # Warnings on for one of our own targets (never for third-party code).
 function(fieldsync_target_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+                                           $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>
                                            $<$<BOOL:${FIELDSYNC_WERROR}>:-Werror>)
 endfunction()
 

@@ -7,6 +7,7 @@
 // A lock found before a call, which no call asked for, is the auto-lock.
 #include "fieldsync/fieldsync.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -113,11 +114,13 @@ void set_error(fieldsync_error* error, std::int32_t domain, std::int32_t code,
     std::size_t take = std::min(part.size(), kCapacity - length);
     // Cut between characters, never inside one: JNI's NewStringUTF and Swift's String want whole
     // UTF-8 sequences.
-    if (take < part.size()) {
+    const bool cut = take < part.size();
+    if (cut) {
       while (take > 0 && (static_cast<unsigned char>(part[take]) & 0xC0) == 0x80) --take;
     }
-    std::memcpy(error->message + length, part.data(), take);
+    std::copy_n(part.data(), take, error->message + length);
     length += take;
+    if (cut) break;
   }
   error->message[length] = '\0';
 }
@@ -213,12 +216,21 @@ fieldsync_unlock_outcome outcome_to_c(UnlockOutcome outcome) {
   throw Error(ErrorCode::kInternal, "an unlock outcome the C API does not know");
 }
 
-Store::Resolve resolution_from_c(fieldsync_resolution choice) {
-  switch (choice) {
+// A C caller may pass any int as an enum, but in C++ reading an enum parameter whose value lies
+// outside its enumerators' range is undefined: so its bits are read as an integer instead.
+template <class Enum>
+std::underlying_type_t<Enum> raw_enum_value(const Enum& value) {
+  std::underlying_type_t<Enum> raw;
+  std::memcpy(&raw, &value, sizeof raw);
+  return raw;
+}
+
+Store::Resolve resolution_from_c(const fieldsync_resolution& choice) {
+  switch (raw_enum_value(choice)) {
     case FIELDSYNC_KEEP_CURRENT: return Store::Resolve::kKeepCurrent;
     case FIELDSYNC_RESTORE_LOST: return Store::Resolve::kRestoreLost;
+    default: throw_invalid("choice must be FIELDSYNC_KEEP_CURRENT or FIELDSYNC_RESTORE_LOST");
   }
-  throw_invalid("choice must be FIELDSYNC_KEEP_CURRENT or FIELDSYNC_RESTORE_LOST");
 }
 
 // --- Key wrapping through the shell's callbacks ---

@@ -169,8 +169,15 @@ UnlockResult Store::Impl::unlock(std::string_view passcode) {
     // give a free guess.
     const auto failed = meta_int(*writer_, kFailedUnlocksKey, 0) + 1;
     set_meta_int(kFailedUnlocksKey, failed);
-    std::optional<crypto::SecretKey> key =
-        KeyVault::unlock(passcode, wrapper_, load_vault_record(*this, *writer_));
+    std::optional<crypto::SecretKey> key;
+    try {
+      key = KeyVault::unlock(passcode, wrapper_, load_vault_record(*this, *writer_));
+    } catch (...) {
+      // The platform failed (a Keychain or Keystore outage): that was no guess, so it must not
+      // bring the store closer to a wipe.
+      set_meta_int(kFailedUnlocksKey, failed - 1);
+      throw;
+    }
     if (key) {
       set_meta_int(kFailedUnlocksKey, 0);
       return accept_unlock(std::move(*key));
@@ -238,6 +245,10 @@ void Store::Impl::require_access(bool sync_allowed) {
     default:
       throw Error(ErrorCode::kLocked, "the store is locked: unlock it with the passcode");
   }
+}
+
+void Store::Impl::require_not_wiped() {
+  if (state() == StoreState::kWiped) throw Error(ErrorCode::kLocked, "the store has been wiped");
 }
 
 void Store::Impl::change_passcode(std::string_view old_passcode, std::string_view new_passcode) {
@@ -386,9 +397,17 @@ std::unique_ptr<Store> Store::create(const StoreOptions& options, std::string_vi
   if (exists(options.path)) {
     throw Error(ErrorCode::kInvalidArgument, "a store already exists at " + options.path);
   }
-  auto impl = std::make_unique<Impl>(options, /*create=*/true);
-  impl->initialise_new(passcode, identity);
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  try {
+    auto impl = std::make_unique<Impl>(options, /*create=*/true);
+    impl->initialise_new(passcode, identity);
+    return std::unique_ptr<Store>(new Store(std::move(impl)));
+  } catch (...) {
+    // A half-made store would block every retry: remove it (it holds nothing yet).
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::remove((options.path + suffix).c_str());
+    }
+    throw;
+  }
 }
 
 std::unique_ptr<Store> Store::open(const StoreOptions& options) {
@@ -435,6 +454,7 @@ std::optional<std::string> Store::token() {
 }
 
 std::int64_t Store::last_sync_ms() {
+  impl_->require_not_wiped();
   std::lock_guard read_lock(impl_->read_mutex_);
   return impl_->meta_int(*impl_->reader_, kLastSyncKey, 0);
 }

@@ -61,6 +61,8 @@ class Store::Impl {
   // Throws Error(kLocked) unless unlocked (or, when `sync_allowed`, waiting for a check-in);
   // applies the auto-lock, and records the worker's activity (sync is not activity).
   void require_access(bool sync_allowed = false);
+  // For counts that reveal nothing and need no keys: only a wiped store refuses them.
+  void require_not_wiped();
 
   // --- keys (store.cpp) ---
   // The data key of a case: from the cache, or unwrapped from `db`. nullopt when the case has

@@ -372,6 +372,7 @@ std::vector<OutboxEntry> Store::outbox() {
 }
 
 std::size_t Store::outbox_change_count() {
+  impl_->require_not_wiped();
   std::lock_guard read_lock(impl_->read_mutex_);
   auto select = impl_->reader_->prepare("SELECT COALESCE(SUM(change_count), 0) FROM outbox");
   select.step();

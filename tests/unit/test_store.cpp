@@ -291,3 +291,69 @@ TEST_CASE("Creating over an existing store, or opening a missing one, fails clea
   missing.path = fixture.dir.file("absent.db");
   CHECK_THROWS_AS(Store::open(missing), Error);
 }
+
+namespace {
+
+// A platform key store that can be made to fail, as a Keychain or Keystore sometimes does.
+class FlakyKeyWrapper final : public platform::KeyWrapper {
+ public:
+  Bytes wrap(std::span<const std::uint8_t> secret) override {
+    if (failing) throw Error(ErrorCode::kIo, "key store unavailable");
+    return inner.wrap(secret);
+  }
+  crypto::SecretBytes unwrap(std::span<const std::uint8_t> wrapped) override {
+    if (failing) throw Error(ErrorCode::kIo, "key store unavailable");
+    return inner.unwrap(wrapped);
+  }
+  void destroy() override { inner.destroy(); }
+
+  bool failing = false;
+  platform::MemoryKeyWrapper inner;
+};
+
+}  // namespace
+
+TEST_CASE("A platform outage during unlock does not count as a wrong passcode", "[store][keys]") {
+  TempDir dir;
+  FakeClockSource clock;
+  FlakyKeyWrapper wrapper;
+  client::StoreOptions options;
+  options.path = dir.file("device.db");
+  options.key_wrapper = &wrapper;
+  options.clock = &clock;
+  options.kdf_iterations = 1000;
+  options.max_failed_unlocks = 3;
+  auto store = Store::create(options, "2468", {Uuid::random_v4(), "amira"});
+  store->lock();
+  wrapper.failing = true;
+  for (int i = 0; i < 5; ++i) CHECK_THROWS_AS(store->unlock("2468"), Error);
+  wrapper.failing = false;
+  CHECK(store->unlock("0000").attempts_left == 2);
+  CHECK(store->unlock("2468").outcome == UnlockOutcome::kUnlocked);
+}
+
+TEST_CASE("A store whose creation failed leaves nothing behind to block a retry", "[store]") {
+  TempDir dir;
+  FlakyKeyWrapper wrapper;
+  client::StoreOptions options;
+  options.path = dir.file("device.db");
+  options.key_wrapper = &wrapper;
+  options.kdf_iterations = 1000;
+  wrapper.failing = true;
+  CHECK_THROWS_AS(Store::create(options, "2468", {Uuid::random_v4(), "amira"}), Error);
+  CHECK_FALSE(std::filesystem::exists(options.path));
+  wrapper.failing = false;
+  CHECK(Store::create(options, "2468", {Uuid::random_v4(), "amira"})->state() ==
+        StoreState::kUnlocked);
+}
+
+TEST_CASE("A wiped store refuses every call with an error, never a crash", "[store]") {
+  StoreFixture fixture;
+  fixture.store->wipe();
+  CHECK_THROWS_AS(fixture.store->outbox_change_count(), Error);
+  CHECK_THROWS_AS(fixture.store->last_sync_ms(), Error);
+  CHECK_THROWS_AS(fixture.store->outbox(), Error);
+  CHECK_THROWS_AS(fixture.store->prepare_sync(10, {}), Error);
+  CHECK_THROWS_AS(fixture.store->cases(), Error);
+  CHECK(fixture.store->unlock(StoreFixture::kPasscode).outcome == UnlockOutcome::kWiped);
+}
