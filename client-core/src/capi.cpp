@@ -30,9 +30,11 @@
 namespace {
 
 using fieldsync::CaseId;
+using fieldsync::CollectionSpec;
 using fieldsync::Error;
 using fieldsync::ErrorCode;
 using fieldsync::ErrorDomain;
+using fieldsync::FieldSpec;
 using fieldsync::Record;
 using fieldsync::RecordId;
 using fieldsync::Schema;
@@ -485,6 +487,26 @@ std::vector<Record> records_of(Casework& casework, const CaseId& case_id,
 const char* fieldsync_version(void) noexcept { return FIELDSYNC_VERSION_STRING; }
 
 int32_t fieldsync_version_number(void) noexcept { return FIELDSYNC_VERSION_NUMBER; }
+
+char* fieldsync_schema(void) noexcept {
+  return guarded(nullptr, static_cast<char*>(nullptr), [] {
+    json collections = json::array();
+    for (const CollectionSpec& collection : Schema::domain().collections()) {
+      json fields = json::array();
+      for (const FieldSpec& field : collection.fields) {
+        json entry = {{"name", field.name},
+                      {"type", std::string(to_string(field.type))},
+                      {"required", field.required},
+                      {"frozen_on_submit", field.frozen_on_submit}};
+        if (!field.codes.empty()) entry["codes"] = field.codes;
+        if (field.max_length > 0) entry["max_length"] = field.max_length;
+        fields.push_back(std::move(entry));
+      }
+      collections.push_back({{"name", collection.name}, {"fields", std::move(fields)}});
+    }
+    return json_to_c({{"collections", std::move(collections)}});
+  });
+}
 
 // --- Store ---
 

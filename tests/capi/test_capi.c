@@ -195,6 +195,17 @@ static void test_versions(void) {
                                         FIELDSYNC_VERSION_MINOR * 1000 + FIELDSYNC_VERSION_PATCH);
 }
 
+static void test_schema(void) {
+  char *schema = fieldsync_schema();
+  CHECK(schema != NULL);
+  /* The fields an embedder needs to build a visit form, with their types and codes. */
+  CHECK(strstr(schema, "\"name\":\"visit\"") != NULL);
+  CHECK(strstr(schema, "\"name\":\"seen_alone\"") != NULL);
+  CHECK(strstr(schema, "\"child_too_young\"") != NULL);
+  CHECK(strstr(schema, "\"type\":\"timestamp\"") != NULL);
+  fieldsync_string_free(schema);
+}
+
 static void test_null_safety_and_defaults(void) {
   fieldsync_store_free(NULL);
   fieldsync_string_free(NULL);
@@ -650,6 +661,7 @@ int main(void) {
   make_paths(&g_paths);
   atexit(remove_test_files);
   test_versions();
+  test_schema();
   test_null_safety_and_defaults();
   test_create_misuse(&g_paths);
   test_store_with_c_key_wrapper(&g_paths);

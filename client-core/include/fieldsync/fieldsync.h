@@ -33,8 +33,8 @@
  *    Field values follow the schema's types: booleans, numbers, strings; int64 values beyond
  *    2^53 as strings; bytes as base64 strings; dates "YYYY-MM-DD"; timestamps RFC 3339 in UTC
  *    (written with "Z"; an offset is accepted on input); null clears a field, and unset fields
- *    are left out of records returned. Field names and allowed codes are those of the domain
- *    schema (see the project's documentation); fields the schema does not know are kept and passed
+ *    are left out of records returned. Field names, types and allowed codes are those of the
+ *    domain schema, which fieldsync_schema() returns; fields the schema does not know are kept and passed
  *    on, typed by their JSON: true/false a boolean, an integer an int64, another number a double,
  *    a string text (so such a field's date or timestamp comes back as the string it was).
  *
@@ -75,6 +75,14 @@ extern "C" {
 /* The library's version at run time: "0.1.0". Static storage; do not free. */
 const char *fieldsync_version(void) FIELDSYNC_NOEXCEPT;
 int32_t fieldsync_version_number(void) FIELDSYNC_NOEXCEPT;
+
+/* The domain schema, as a JSON string owned by the caller (fieldsync_string_free): every
+ * collection with its fields in order, each as {"name", "type" ("bool", "int", "double", "text",
+ * "date", "timestamp", "bytes"), "required", "frozen_on_submit", "codes" (allowed values of a
+ * coded text, or absent), "max_length" (bytes, or absent)}. Rules across fields (for example
+ * "seen_alone cannot be true when child_seen is false") are checked on every write, and a
+ * violation's message names the field. NULL only when out of memory. */
+char *fieldsync_schema(void) FIELDSYNC_NOEXCEPT;
 
 /* ---- Errors -------------------------------------------------------------------------------- */
 
