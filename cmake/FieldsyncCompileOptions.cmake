@@ -20,3 +20,16 @@ macro(fieldsync_apply_sanitizers)
     message(FATAL_ERROR "FIELDSYNC_SANITIZE must be empty, 'address' or 'thread'")
   endif()
 endmacro()
+
+# One of fieldsync's static libraries: the alias fieldsync::<short>, public headers in include/,
+# private ones in src/, position-independent (so a shell may link it into a shared library).
+function(fieldsync_add_library target alias)
+  add_library(${target} STATIC ${ARGN})
+  add_library(${alias} ALIAS ${target})
+  target_include_directories(${target}
+    PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+           $<INSTALL_INTERFACE:include>
+    PRIVATE src)
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  fieldsync_target_warnings(${target})
+endfunction()

@@ -58,7 +58,8 @@ std::string encode_cursor(const SyncCursor& cursor) {
   bytes.reserve(1 + cursor.epoch.bytes().size() + varint::kMaxBytes);
   bytes.push_back(static_cast<char>(kCursorFormat));
   bytes.append(cursor.epoch.bytes().begin(), cursor.epoch.bytes().end());
-  varint::put(cursor.position, [&](std::uint8_t byte) { bytes.push_back(static_cast<char>(byte)); });
+  varint::put(cursor.position,
+              [&](std::uint8_t byte) { bytes.push_back(static_cast<char>(byte)); });
   return bytes;
 }
 
@@ -80,13 +81,17 @@ std::optional<SyncCursor> decode_cursor(std::string_view bytes) {
   return SyncCursor{Uuid(epoch), *position};
 }
 
-std::string_view to_string(RejectionCode code) { return name_of(kRejectionNames, code); }
+std::string_view to_string(RejectionCode code) {
+  return name_of(kRejectionNames, code);
+}
 
 std::optional<RejectionCode> rejection_code_from_string(std::string_view name) {
   return value_of(kRejectionNames, name);
 }
 
-std::string_view to_string(DirectiveKind kind) { return name_of(kDirectiveNames, kind); }
+std::string_view to_string(DirectiveKind kind) {
+  return name_of(kDirectiveNames, kind);
+}
 
 std::optional<DirectiveKind> directive_kind_from_string(std::string_view name) {
   return value_of(kDirectiveNames, name);
@@ -97,8 +102,7 @@ std::string encode_request(const SyncRequest& request, WireFormat format, const 
                                        : wire_json::encode(request);
 }
 
-std::string encode_response(const SyncResponse& response, WireFormat format,
-                            const Schema& schema) {
+std::string encode_response(const SyncResponse& response, WireFormat format, const Schema& schema) {
   return format == WireFormat::kBinary ? wire_binary::encode(response, schema)
                                        : wire_json::encode(response);
 }
@@ -109,8 +113,8 @@ SyncRequest decode_request(std::string_view body, WireFormat format, const Decod
                                        : wire_json::decode_request(body, limits);
 }
 
-SyncResponse decode_response(std::string_view body, WireFormat format,
-                             const DecodeLimits& limits, const Schema& schema) {
+SyncResponse decode_response(std::string_view body, WireFormat format, const DecodeLimits& limits,
+                             const Schema& schema) {
   return format == WireFormat::kBinary ? wire_binary::decode_response(body, limits, schema)
                                        : wire_json::decode_response(body, limits);
 }

@@ -36,7 +36,6 @@
 //   value       by type: null nothing; bool u8; int zz; double 8 bytes; text and bytes string;
 //               date zz days; timestamp zz ms.
 #include <cmath>
-#include <concepts>
 #include <istream>
 #include <ostream>
 
@@ -47,48 +46,30 @@ namespace fieldsync {
 namespace wire_binary {
 
 // The parts of a message that carry their own cereal class version, and what errors call them.
+struct PartVersion {
+  std::uint32_t version = 0;  // 0: not a part with a version of its own
+  std::string_view name;
+};
 template <class Part>
-struct PartInfo;
+constexpr PartVersion kPart{};
 template <>
-struct PartInfo<SyncRequest> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "request";
-};
+constexpr PartVersion kPart<SyncRequest>{1, "request"};
 template <>
-struct PartInfo<SyncResponse> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "response";
-};
+constexpr PartVersion kPart<SyncResponse>{1, "response"};
 template <>
-struct PartInfo<Telemetry> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "telemetry";
-};
+constexpr PartVersion kPart<Telemetry>{1, "telemetry"};
 template <>
-struct PartInfo<Rejection> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "rejection";
-};
+constexpr PartVersion kPart<Rejection>{1, "rejection"};
 template <>
-struct PartInfo<Conflict> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "conflict";
-};
+constexpr PartVersion kPart<Conflict>{1, "conflict"};
 template <>
-struct PartInfo<Resolution> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "resolution";
-};
+constexpr PartVersion kPart<Resolution>{1, "resolution"};
 template <>
-struct PartInfo<Directive> {
-  static constexpr std::uint32_t kVersion = 1;
-  static constexpr std::string_view kName = "directive";
-};
+constexpr PartVersion kPart<Directive>{1, "directive"};
 
 template <class Part>
-concept VersionedPart = requires {
-  { PartInfo<Part>::kVersion } -> std::convertible_to<std::uint32_t>;
-};
+concept VersionedPart = kPart<Part>
+.version != 0;
 
 }  // namespace wire_binary
 
@@ -102,7 +83,7 @@ static void load(cereal::PortableBinaryInputArchive& archive, Part& part, std::u
 }  // namespace fieldsync
 
 #define FIELDSYNC_WIRE_CLASS_VERSION(Part) \
-  CEREAL_CLASS_VERSION(fieldsync::Part, fieldsync::wire_binary::PartInfo<fieldsync::Part>::kVersion)
+  CEREAL_CLASS_VERSION(fieldsync::Part, fieldsync::wire_binary::kPart<fieldsync::Part>.version)
 FIELDSYNC_WIRE_CLASS_VERSION(SyncRequest)
 FIELDSYNC_WIRE_CLASS_VERSION(SyncResponse)
 FIELDSYNC_WIRE_CLASS_VERSION(Telemetry)
@@ -145,39 +126,31 @@ enum class HlcMode : std::uint8_t {
 };
 
 // The fewest bytes each list item can take: a count above remaining / this is a lie.
-constexpr std::size_t kMinWriteGroupBytes = 16 + 1;
+constexpr std::size_t kIdBytes = 16;
+constexpr std::size_t kMinWriteGroupBytes = kIdBytes + 1;
 constexpr std::size_t kMinRunBytes = 1 + 1 + 2;
 constexpr std::size_t kMinChangeBytes = 2;
 constexpr std::size_t kMinVersionBytes = 2;
-constexpr std::size_t kMinRejectionBytes = 16 + 1 + 1 + 1;
-constexpr std::size_t kMinConflictBytes = 1 + 16 + 16 + 1 + 2 * (1 + kMinVersionBytes + 1);
-constexpr std::size_t kMinResolutionBytes = 16 + 1 + 2 * kMinVersionBytes;
-constexpr std::size_t kMinDirectiveBytes = 1 + 1 + 16 + 1;
+constexpr std::size_t kMinRejectionBytes = kIdBytes + 1 + 1 + 1;
+constexpr std::size_t kMinConflictBytes = 1 + 2 * kIdBytes + 1 + 2 * (1 + kMinVersionBytes + 1);
+constexpr std::size_t kMinResolutionBytes = kIdBytes + 1 + 2 * kMinVersionBytes;
+constexpr std::size_t kMinDirectiveBytes = 1 + 1 + kIdBytes + 1;
 
-void check_class_version(std::uint32_t version, std::uint32_t known, std::string_view what) {
-  if (version > known) {
+void check_class_version(std::uint32_t version, const PartVersion& known) {
+  if (version > known.version) {
     throw Error(ErrorCode::kUnsupportedVersion,
-                "binary message: " + std::string(what) + " has class version " +
-                    std::to_string(version) + "; this build reads up to " + std::to_string(known));
+                "binary message: " + std::string(known.name) + " has class version " +
+                    std::to_string(version) + "; this build reads up to " +
+                    std::to_string(known.version));
   }
-  if (version == 0) throw_malformed(std::string(what) + " has class version 0");
+  if (version == 0) throw_malformed(std::string(known.name) + " has class version 0");
 }
 
-bool is_known(RejectionCode code) { return to_string(code) != "unknown"; }
-bool is_known(DirectiveKind kind) { return to_string(kind) != "unknown"; }
-
-// Dates and timestamps of years 0001-9999: what the JSON form can write, so that any message one
-// form accepts, the other can carry.
-bool in_calendar_range(std::int64_t days) {
-  static const std::int64_t kFirst = date_from_civil(1, 1, 1).days_since_epoch;
-  static const std::int64_t kLast = date_from_civil(9999, 12, 31).days_since_epoch;
-  return kFirst <= days && days <= kLast;
+bool is_known(RejectionCode code) {
+  return to_string(code) != "unknown";
 }
-
-bool timestamp_in_calendar_range(std::int64_t unix_ms) {
-  constexpr std::int64_t kMsPerDay = 86'400'000;
-  const std::int64_t days = unix_ms / kMsPerDay - (unix_ms % kMsPerDay < 0 ? 1 : 0);
-  return in_calendar_range(days);
+bool is_known(DirectiveKind kind) {
+  return to_string(kind) != "unknown";
 }
 
 // --- Names: schema indexes, or the name itself when the schema does not know it ---------------
@@ -228,13 +201,20 @@ std::string read_field(Reader& reader, const CollectionSpec* spec) {
 
 void write_value(Writer& writer, const Value& value) {
   switch (value.type()) {
-    case ValueType::kNull: return;
-    case ValueType::kBool: return writer.byte(value.as_bool() ? 1 : 0);
-    case ValueType::kInt: return writer.signed_varint(value.as_int());
-    case ValueType::kDouble: return writer.float64(value.as_double());
-    case ValueType::kText: return writer.string(value.as_text());
-    case ValueType::kDate: return writer.signed_varint(value.as_date().days_since_epoch);
-    case ValueType::kTimestamp: return writer.signed_varint(value.as_timestamp().unix_ms);
+    case ValueType::kNull:
+      return;
+    case ValueType::kBool:
+      return writer.byte(value.as_bool() ? 1 : 0);
+    case ValueType::kInt:
+      return writer.signed_varint(value.as_int());
+    case ValueType::kDouble:
+      return writer.float64(value.as_double());
+    case ValueType::kText:
+      return writer.string(value.as_text());
+    case ValueType::kDate:
+      return writer.signed_varint(value.as_date().days_since_epoch);
+    case ValueType::kTimestamp:
+      return writer.signed_varint(value.as_timestamp().unix_ms);
     case ValueType::kBytes: {
       const Bytes& bytes = value.as_bytes();
       return writer.string({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
@@ -244,32 +224,36 @@ void write_value(Writer& writer, const Value& value) {
 
 Value read_value(Reader& reader, ValueType type) {
   switch (type) {
-    case ValueType::kNull: return Value::null();
+    case ValueType::kNull:
+      return Value::null();
     case ValueType::kBool: {
       const std::uint8_t byte = reader.byte();
       if (byte > 1) throw_malformed("a bool value is neither 0 nor 1");
       return Value::boolean(byte == 1);
     }
-    case ValueType::kInt: return Value::integer(reader.signed_varint());
+    case ValueType::kInt:
+      return Value::integer(reader.signed_varint());
     case ValueType::kDouble: {
       const double number = reader.float64();
       if (!std::isfinite(number)) throw_malformed("a double value is not finite");
       return Value::real(number);
     }
-    case ValueType::kText: return Value::text(reader.text("text value"));
+    case ValueType::kText:
+      return Value::text(reader.text("text value"));
     case ValueType::kDate: {
       const std::int64_t days = reader.signed_varint();
-      if (!in_calendar_range(days)) throw_malformed("a date value is outside years 0001-9999");
+      if (!is_wire_date(days)) throw_malformed("a date value is outside years 0001-9999");
       return Value::date(Date{static_cast<std::int32_t>(days)});
     }
     case ValueType::kTimestamp: {
       const std::int64_t unix_ms = reader.signed_varint();
-      if (!timestamp_in_calendar_range(unix_ms)) {
+      if (!is_wire_timestamp(unix_ms)) {
         throw_malformed("a timestamp value is outside years 0001-9999");
       }
       return Value::timestamp(Timestamp{unix_ms});
     }
-    case ValueType::kBytes: return Value::bytes(reader.bytes<Bytes>("bytes value"));
+    case ValueType::kBytes:
+      return Value::bytes(reader.bytes<Bytes>("bytes value"));
   }
   throw_malformed("unknown value type " + std::to_string(static_cast<int>(type)));
 }
@@ -311,9 +295,15 @@ Hlc read_hlc(Reader& reader, HlcMode mode) {
   const Hlc previous = reader.state().hlc;
   Hlc hlc;
   switch (mode) {
-    case HlcMode::kSame: hlc = previous; break;
-    case HlcMode::kNext: hlc = previous.successor(); break;
-    case HlcMode::kDelta: hlc = add_delta(previous, reader.signed_varint()); break;
+    case HlcMode::kSame:
+      hlc = previous;
+      break;
+    case HlcMode::kNext:
+      hlc = previous.successor();
+      break;
+    case HlcMode::kDelta:
+      hlc = add_delta(previous, reader.signed_varint());
+      break;
     case HlcMode::kAbsolute: {
       const std::uint64_t ms = reader.varint();
       const std::uint64_t counter = reader.varint();
@@ -363,8 +353,8 @@ VersionSet read_base(Reader& reader, Hlc change_hlc) {
 // --- Changes, in runs --------------------------------------------------------------------------
 
 bool same_run(const Change& a, const Change& b) {
-  return a.write_group == b.write_group && a.record_id == b.record_id &&
-         a.case_id == b.case_id && a.collection == b.collection && a.author == b.author;
+  return a.write_group == b.write_group && a.record_id == b.record_id && a.case_id == b.case_id &&
+         a.collection == b.collection && a.author == b.author;
 }
 
 void write_run_header(Writer& writer, const Change& first) {
@@ -428,11 +418,10 @@ void write_change(Writer& writer, const Change& change) {
   const HlcMode mode = choose_hlc_mode(state.hlc, change.version.hlc);
   const bool new_origin = change.version.origin != state.origin;
   const bool explicit_seq = change.device_seq != state.device_seq + 1;
-  writer.byte(static_cast<std::uint8_t>(static_cast<std::uint8_t>(change.value.type()) |
-                                        static_cast<std::uint8_t>(mode) << kHlcModeShift |
-                                        (new_origin ? kNewOrigin : 0) |
-                                        (change.base.empty() ? 0 : kHasBase) |
-                                        (explicit_seq ? kExplicitSeq : 0)));
+  writer.byte(static_cast<std::uint8_t>(
+      static_cast<std::uint8_t>(change.value.type()) |
+      static_cast<std::uint8_t>(mode) << kHlcModeShift | (new_origin ? kNewOrigin : 0) |
+      (change.base.empty() ? 0 : kHasBase) | (explicit_seq ? kExplicitSeq : 0)));
   write_hlc(writer, mode, change.version.hlc);
   if (new_origin) writer.origin(change.version.origin);
   if (!change.base.empty()) write_base(writer, change.base, change.version.hlc);
@@ -514,7 +503,6 @@ Part read_versioned(Reader& reader) {
   reader.versioned(part);
   return part;
 }
-
 
 // --- The versioned parts -----------------------------------------------------------------------
 
@@ -659,15 +647,15 @@ void write(Writer& writer, const SyncResponse& response) {
 
 void read(Reader& reader, SyncResponse& response) {
   const DecodeLimits& limits = reader.limits();
-  read_list(reader, response.acks, "acks", limits.max_write_groups, 16,
+  read_list(reader, response.acks, "acks", limits.max_write_groups, kIdBytes,
             [&] { return reader.id(); });
-  read_list(reader, response.rejections, "rejections", limits.max_write_groups,
-            kMinRejectionBytes, [&] { return read_versioned<Rejection>(reader); });
+  read_list(reader, response.rejections, "rejections", limits.max_write_groups, kMinRejectionBytes,
+            [&] { return read_versioned<Rejection>(reader); });
   read_changes(reader, response.changes);
   read_list(reader, response.conflicts, "conflicts", limits.max_list_items, kMinConflictBytes,
             [&] { return read_versioned<Conflict>(reader); });
-  read_list(reader, response.resolutions, "resolutions", limits.max_list_items,
-            kMinResolutionBytes, [&] { return read_versioned<Resolution>(reader); });
+  read_list(reader, response.resolutions, "resolutions", limits.max_list_items, kMinResolutionBytes,
+            [&] { return read_versioned<Resolution>(reader); });
   response.next_cursor = reader.bytes("next cursor");
   const std::uint8_t more = reader.byte();
   if (more > 1) throw_malformed("'more' is neither 0 nor 1");
@@ -690,8 +678,7 @@ static void save(cereal::PortableBinaryOutputArchive& archive, const Part& part,
 
 template <wire_binary::VersionedPart Part>
 static void load(cereal::PortableBinaryInputArchive& archive, Part& part, std::uint32_t version) {
-  wire_binary::check_class_version(version, wire_binary::PartInfo<Part>::kVersion,
-                                   wire_binary::PartInfo<Part>::kName);
+  wire_binary::check_class_version(version, wire_binary::kPart<Part>);
   wire_binary::Reader reader(archive);
   wire_binary::read(reader, part);
 }

@@ -48,7 +48,8 @@ class OutputBuffer final : public std::streambuf {
 
  protected:
   int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    if (!traits_type::eq_int_type(c, traits_type::eof()))
+      out_.push_back(traits_type::to_char_type(c));
     return traits_type::not_eof(c);
   }
   std::streamsize xsputn(const char* data, std::streamsize size) override {
@@ -230,9 +231,8 @@ class Reader {
                                             std::to_string(cap));
     }
     if (count > context_.input.remaining() / min_item_bytes) {
-      throw_malformed(std::string(what) + ": claims " + std::to_string(count) +
-                      " items but only " + std::to_string(context_.input.remaining()) +
-                      " bytes remain");
+      throw_malformed(std::string(what) + ": claims " + std::to_string(count) + " items but only " +
+                      std::to_string(context_.input.remaining()) + " bytes remain");
     }
     return static_cast<std::size_t>(count);
   }
@@ -264,8 +264,8 @@ class Reader {
     const std::uint64_t index = varint();
     if (index < table.size()) return table[index];
     if (index > table.size()) {
-      throw_malformed(std::string(what) + " " + std::to_string(index) +
-                      " is not in the table of " + std::to_string(table.size()));
+      throw_malformed(std::string(what) + " " + std::to_string(index) + " is not in the table of " +
+                      std::to_string(table.size()));
     }
     if (table.size() >= context_.limits.max_list_items) {
       throw Error(ErrorCode::kTooLarge, "binary message: more distinct " + std::string(what) +

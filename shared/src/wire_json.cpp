@@ -89,9 +89,9 @@ class JsonReader {
   explicit JsonReader(const DecodeLimits& limits) : limits_(limits) {}
 
   std::string text(const Node& node) const {
-    const std::string& text = node.string();
-    check_size(node, text.size());
-    return text;
+    const std::string& content = node.string();
+    check_size(node, content.size());
+    return content;
   }
 
   // Opaque bytes (cursors), as base64.
@@ -108,28 +108,28 @@ class JsonReader {
   }
 
   std::int64_t integer(const Node& node) const {
-    const json& value = node.value();
-    if (value.is_number_unsigned()) {
-      const auto number = value.get<std::uint64_t>();
+    const json& form = node.value();
+    if (form.is_number_unsigned()) {
+      const auto number = form.get<std::uint64_t>();
       if (number > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
         node.fail("integer out of range");
       }
       return static_cast<std::int64_t>(number);
     }
-    if (value.is_number_integer()) return value.get<std::int64_t>();
-    if (value.is_string()) return parse_decimal<std::int64_t>(node);
+    if (form.is_number_integer()) return form.get<std::int64_t>();
+    if (form.is_string()) return parse_decimal<std::int64_t>(node);
     node.fail("expected an integer or a decimal string");
   }
 
-  std::uint64_t unsigned_integer(const Node& node, std::uint64_t max =
-                                                       std::numeric_limits<std::uint64_t>::max()) const {
-    const json& value = node.value();
+  std::uint64_t unsigned_integer(
+      const Node& node, std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) const {
+    const json& form = node.value();
     std::uint64_t number = 0;
-    if (value.is_number_unsigned()) {
-      number = value.get<std::uint64_t>();
-    } else if (value.is_number_integer()) {
+    if (form.is_number_unsigned()) {
+      number = form.get<std::uint64_t>();
+    } else if (form.is_number_integer()) {
       node.fail("expected an unsigned integer");  // integer but not unsigned: negative
-    } else if (value.is_string()) {
+    } else if (form.is_string()) {
       number = parse_decimal<std::uint64_t>(node);
     } else {
       node.fail("expected an unsigned integer or a decimal string");
@@ -139,9 +139,9 @@ class JsonReader {
   }
 
   Uuid id(const Node& node) const {
-    const auto id = Uuid::parse(node.string());
-    if (!id) node.fail("expected a UUID");
-    return *id;
+    const auto parsed = Uuid::parse(node.string());
+    if (!parsed) node.fail("expected a UUID");
+    return *parsed;
   }
 
   ProtocolVersion protocol(const Node& node) const {
@@ -151,20 +151,23 @@ class JsonReader {
   }
 
   Value value_content(const Node& node, ValueType type) const {
-    const json& value = node.value();
+    const json& form = node.value();
     switch (type) {
       case ValueType::kNull:
-        if (!value.is_null()) node.fail("expected null");
+        if (!form.is_null()) node.fail("expected null");
         return Value::null();
-      case ValueType::kBool: return Value::boolean(boolean(node));
-      case ValueType::kInt: return Value::integer(integer(node));
+      case ValueType::kBool:
+        return Value::boolean(boolean(node));
+      case ValueType::kInt:
+        return Value::integer(integer(node));
       case ValueType::kDouble: {
-        if (!value.is_number()) node.fail("expected a number");
-        const auto number = value.get<double>();
+        if (!form.is_number()) node.fail("expected a number");
+        const auto number = form.get<double>();
         if (!std::isfinite(number)) node.fail("expected a finite number");
         return Value::real(number);
       }
-      case ValueType::kText: return Value::text(text(node));
+      case ValueType::kText:
+        return Value::text(text(node));
       case ValueType::kDate: {
         const auto date = parse_date(node.string());
         if (!date) node.fail("expected a date YYYY-MM-DD");
@@ -173,6 +176,8 @@ class JsonReader {
       case ValueType::kTimestamp: {
         const auto timestamp = parse_timestamp(node.string());
         if (!timestamp) node.fail("expected an RFC 3339 timestamp");
+        // An offset can carry a timestamp just past the years that can be written in UTC.
+        if (!is_wire_timestamp(timestamp->unix_ms)) node.fail("timestamp outside years 0001-9999");
         return Value::timestamp(*timestamp);
       }
       case ValueType::kBytes: {
@@ -186,9 +191,8 @@ class JsonReader {
   Value value(const Node& node) const {
     const auto type = value_type_from_string(node["type"].string());
     if (!type) node["type"].fail("unknown value type");
-    const auto content = node.find("value");
-    if (*type == ValueType::kNull && !content) return Value::null();
-    return value_content(content ? *content : node["value"], *type);
+    if (*type == ValueType::kNull && !node.find("value")) return Value::null();
+    return value_content(node["value"], *type);
   }
 
   Version version(const Node& node) const {
@@ -249,10 +253,11 @@ class JsonReader {
 
   template <class Integer>
   Integer parse_decimal(const Node& node) const {
-    const std::string& text = node.string();
+    const std::string& digits = node.string();
     Integer number{};
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    const char* const last = digits.data() + digits.size();
+    const auto [end, error] = std::from_chars(digits.data(), last, number);
+    if (digits.empty() || error != std::errc() || end != last) {
       node.fail("expected a decimal integer");
     }
     return number;
@@ -262,7 +267,14 @@ class JsonReader {
   std::size_t changes_ = 0;
 };
 
-json id_to_json(const Uuid& id) { return id.to_string(); }
+json id_to_json(const Uuid& id) {
+  return id.to_string();
+}
+
+[[noreturn]] void throw_unwritable(std::string_view what) {
+  throw Error(ErrorCode::kInvalidArgument,
+              "a " + std::string(what) + " outside years 0001-9999 has no JSON form");
+}
 
 template <class Item, class ToJson>
 json list_to_json(const std::vector<Item>& items, ToJson to_json_item) {
@@ -343,13 +355,22 @@ std::optional<std::string> from_base64(std::string_view text) {
 
 json value_content_to_json(const Value& value) {
   switch (value.type()) {
-    case ValueType::kNull: return nullptr;
-    case ValueType::kBool: return value.as_bool();
-    case ValueType::kInt: return int_to_json(value.as_int());
-    case ValueType::kDouble: return value.as_double();
-    case ValueType::kText: return value.as_text();
-    case ValueType::kDate: return format_date(value.as_date());
-    case ValueType::kTimestamp: return format_timestamp(value.as_timestamp());
+    case ValueType::kNull:
+      return nullptr;
+    case ValueType::kBool:
+      return value.as_bool();
+    case ValueType::kInt:
+      return int_to_json(value.as_int());
+    case ValueType::kDouble:
+      return value.as_double();
+    case ValueType::kText:
+      return value.as_text();
+    case ValueType::kDate:
+      if (!is_wire_date(value.as_date().days_since_epoch)) throw_unwritable("date");
+      return format_date(value.as_date());
+    case ValueType::kTimestamp:
+      if (!is_wire_timestamp(value.as_timestamp().unix_ms)) throw_unwritable("timestamp");
+      return format_timestamp(value.as_timestamp());
     case ValueType::kBytes: {
       const Bytes& bytes = value.as_bytes();
       return to_base64({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
@@ -399,9 +420,13 @@ Change change_from_json(const json& form, const DecodeLimits& limits) {
   return JsonReader(limits).change(Node(form, "change"));
 }
 
-void to_json(json& form, const Uuid& id) { form = id_to_json(id); }
+void to_json(json& form, const Uuid& id) {
+  form = id_to_json(id);
+}
 
-void from_json(const json& form, Uuid& id) { id = JsonReader(DecodeLimits{}).id(Node(form, "id")); }
+void from_json(const json& form, Uuid& id) {
+  id = JsonReader(DecodeLimits{}).id(Node(form, "id"));
+}
 
 namespace wire_json {
 namespace {
@@ -441,12 +466,9 @@ json side_to_json(const ConflictSide& side) {
 }
 
 json conflict_to_json(const Conflict& conflict) {
-  return {{"collection", conflict.collection},
-          {"record_id", id_to_json(conflict.record_id)},
-          {"case_id", id_to_json(conflict.case_id)},
-          {"field", conflict.field},
-          {"lost", side_to_json(conflict.lost)},
-          {"winner", side_to_json(conflict.winner)}};
+  return {{"collection", conflict.collection},       {"record_id", id_to_json(conflict.record_id)},
+          {"case_id", id_to_json(conflict.case_id)}, {"field", conflict.field},
+          {"lost", side_to_json(conflict.lost)},     {"winner", side_to_json(conflict.winner)}};
 }
 
 json resolution_to_json(const Resolution& resolution) {
@@ -613,11 +635,10 @@ json parse(std::string_view body, const DecodeLimits& limits) {
   check_body_size(body, limits);
   // Nesting is refused as the parser meets it, before a deep document is built.
   const json::parser_callback_t depth_guard = [&](int depth, json::parse_event_t event, json&) {
-    if ((event == json::parse_event_t::object_start ||
-         event == json::parse_event_t::array_start) &&
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
         static_cast<std::size_t>(depth) >= limits.max_json_depth) {
-      throw Error(ErrorCode::kTooLarge, "JSON nested deeper than " +
-                                            std::to_string(limits.max_json_depth) + " levels");
+      throw Error(ErrorCode::kTooLarge,
+                  "JSON nested deeper than " + std::to_string(limits.max_json_depth) + " levels");
     }
     return true;
   };
@@ -644,9 +665,13 @@ Message decode_message(std::string_view body, const DecodeLimits& limits,
 
 }  // namespace
 
-std::string encode(const SyncRequest& request) { return encode_message(request); }
+std::string encode(const SyncRequest& request) {
+  return encode_message(request);
+}
 
-std::string encode(const SyncResponse& response) { return encode_message(response); }
+std::string encode(const SyncResponse& response) {
+  return encode_message(response);
+}
 
 SyncRequest decode_request(std::string_view body, const DecodeLimits& limits) {
   return decode_message<SyncRequest>(body, limits, "request");

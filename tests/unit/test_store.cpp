@@ -155,37 +155,28 @@ TEST_CASE("Tampering with stored ciphertext gives an integrity error, never garb
   });
 
   SECTION("a flipped byte anywhere in a record's ciphertext") {
+    // Flipping the same bit twice restores the row, so each offset starts from a clean store.
+    auto flip = [&](int offset) {
+      sqlite::Database db(path, sqlite::Database::Mode::kReadWrite);
+      auto select = db.prepare("SELECT sealed FROM records WHERE record_id = ?");
+      select.bind(1, first);
+      REQUIRE(select.step());
+      Bytes sealed = select.column_bytes(0);
+      const std::size_t at = offset >= 0 ? static_cast<std::size_t>(offset)
+                                         : sealed.size() - static_cast<std::size_t>(-offset);
+      sealed[at] ^= 0x01;
+      auto update = db.prepare("UPDATE records SET sealed = ? WHERE record_id = ?");
+      update.bind_blob(1, sealed).bind(2, first).run();
+    };
     for (int offset : {0, 1, 5, 13, 40, 100, -1, -10, -17}) {
       INFO("offset " << offset);
-      {
-        sqlite::Database db(path, sqlite::Database::Mode::kReadWrite);
-        auto select = db.prepare("SELECT sealed FROM records WHERE record_id = ?");
-        select.bind(1, first);
-        REQUIRE(select.step());
-        Bytes sealed = select.column_bytes(0);
-        const std::size_t at = offset >= 0 ? static_cast<std::size_t>(offset)
-                                           : sealed.size() - static_cast<std::size_t>(-offset);
-        sealed[at] ^= 0x01;
-        auto update = db.prepare("UPDATE records SET sealed = ? WHERE record_id = ?");
-        update.bind_blob(1, sealed).bind(2, first).run();
-      }
+      flip(offset);
       fixture.store = Store::open(fixture.options());
       fixture.store->unlock(StoreFixture::kPasscode);
       CHECK_THROWS_MATCHES(fixture.store->record(first), Error, is_integrity);
       CHECK(fixture.store->record(second)->get("observations")->as_text() == "second");
       fixture.store.reset();
-      {  // undo, for the next offset
-        sqlite::Database db(path, sqlite::Database::Mode::kReadWrite);
-        auto select = db.prepare("SELECT sealed FROM records WHERE record_id = ?");
-        select.bind(1, first);
-        REQUIRE(select.step());
-        Bytes sealed = select.column_bytes(0);
-        const std::size_t at = offset >= 0 ? static_cast<std::size_t>(offset)
-                                           : sealed.size() - static_cast<std::size_t>(-offset);
-        sealed[at] ^= 0x01;
-        auto update = db.prepare("UPDATE records SET sealed = ? WHERE record_id = ?");
-        update.bind_blob(1, sealed).bind(2, first).run();
-      }
+      flip(offset);
     }
   }
   SECTION("a ciphertext moved to another record's row") {

@@ -25,8 +25,6 @@ struct StringMaker<Change> {
 
 namespace {
 
-const char* name_of(WireFormat format) { return format == WireFormat::kBinary ? "binary" : "json"; }
-
 // The Error that `action` throws; the test fails when it throws none.
 template <class Action>
 Error error_of(Action&& action) {
@@ -71,17 +69,16 @@ void check_same(const SyncResponse& actual, const SyncResponse& expected) {
 }
 
 std::size_t payload_bytes(const WriteGroup& group) {
-  return std::accumulate(group.changes.begin(), group.changes.end(), std::size_t{0},
-                         [](std::size_t sum, const Change& change) {
-                           return sum + change.value.payload_size();
-                         });
+  return std::accumulate(
+      group.changes.begin(), group.changes.end(), std::size_t{0},
+      [](std::size_t sum, const Change& change) { return sum + change.value.payload_size(); });
 }
 
 }  // namespace
 
 TEST_CASE("Every message round-trips exactly in both wire forms", "[wire]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
-  CAPTURE(name_of(format));
+  CAPTURE(format_name(format));
 
   SECTION("a request with every member and every kind of value") {
     const SyncRequest request = full_request();
@@ -123,8 +120,7 @@ TEST_CASE("Fields travel as schema indexes, or as names the schema does not know
   CHECK(by_index.size() < by_name.size());
   CHECK(decode_request(by_index, WireFormat::kBinary, {}, newer) == request);
   // An index the reader's schema lacks means the peer's schema is newer: say so.
-  const Error error =
-      error_of([&] { decode_request(by_index, WireFormat::kBinary, {}, older); });
+  const Error error = error_of([&] { decode_request(by_index, WireFormat::kBinary, {}, older); });
   CHECK(error.is(ErrorCode::kUnsupportedVersion));
   CHECK_THAT(error.what(), Catch::Contains("field index 1"));
 }
@@ -132,7 +128,8 @@ TEST_CASE("Fields travel as schema indexes, or as names the schema does not know
 TEST_CASE("A visit costs tens of bytes beyond its values in the binary form", "[wire]") {
   SyncRequest request;
   request.cursor = encode_cursor(SyncCursor{sample_id(4, 1), 5'000});
-  request.telemetry = Telemetry{"2.4.1", "0.1.0", "android 14", 8, 60'000, "", "", 1'709'285'401'000};
+  request.telemetry =
+      Telemetry{"2.4.1", "0.1.0", "android 14", 8, 60'000, "", "", 1'709'285'401'000};
   const std::size_t empty = encode_request(request, WireFormat::kBinary).size();
 
   const WriteGroup first = visit_group(sample_id(5, 1), sample_id(6, 1), kVisitStamp, 41);
@@ -157,7 +154,7 @@ TEST_CASE("A visit costs tens of bytes beyond its values in the binary form", "[
 
 TEST_CASE("An unknown protocol major version is refused with a clear error", "[wire]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
-  CAPTURE(name_of(format));
+  CAPTURE(format_name(format));
 
   SECTION("a newer major") {
     SyncRequest request = full_request();
@@ -191,24 +188,36 @@ TEST_CASE("A binary part with a newer class version is refused", "[wire]") {
 
 TEST_CASE("Bytes after a whole message are refused", "[wire]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
-  CAPTURE(name_of(format));
+  CAPTURE(format_name(format));
   const std::string body = encode_request(full_request(), format) + "x";
   CHECK(error_of([&] { decode_request(body, format); }).is(ErrorCode::kMalformed));
 }
 
 TEST_CASE("Decoders refuse what is over the caps", "[wire]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
-  CAPTURE(name_of(format));
+  CAPTURE(format_name(format));
   const SyncRequest request = full_request();
   const std::string body = encode_request(request, format);
   DecodeLimits limits;
 
-  SECTION("changes") { limits.max_changes = 19; }
-  SECTION("write groups") { limits.max_write_groups = 2; }
-  SECTION("a string") { limits.max_string_bytes = 1023; }
-  SECTION("a base") { limits.max_base_versions = 1; }
-  SECTION("another list") { limits.max_list_items = 2; }
-  SECTION("the body") { limits.max_body_bytes = body.size() - 1; }
+  SECTION("changes") {
+    limits.max_changes = 19;
+  }
+  SECTION("write groups") {
+    limits.max_write_groups = 2;
+  }
+  SECTION("a string") {
+    limits.max_string_bytes = 1023;
+  }
+  SECTION("a base") {
+    limits.max_base_versions = 1;
+  }
+  SECTION("another list") {
+    limits.max_list_items = 2;
+  }
+  SECTION("the body") {
+    limits.max_body_bytes = body.size() - 1;
+  }
   SECTION("nesting, for JSON") {
     if (format == WireFormat::kBinary) return;
     limits.max_json_depth = 4;
@@ -220,7 +229,7 @@ TEST_CASE("Decoders refuse what is over the caps", "[wire]") {
 
 TEST_CASE("The decoders accept exactly their caps", "[wire]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
-  CAPTURE(name_of(format));
+  CAPTURE(format_name(format));
   const SyncRequest request = full_request();
   const std::string body = encode_request(request, format);
   DecodeLimits limits;
@@ -242,8 +251,8 @@ TEST_CASE("The JSON form follows the project's JSON conventions", "[wire]") {
   const json& visit = request["write_groups"][0]["changes"];
   CHECK(visit[3]["value"] == json{{"type", "timestamp"}, {"value", "2024-03-01T09:30:00.000Z"}});
   CHECK(visit[5]["value"] == json{{"type", "bool"}, {"value", true}});
-  CHECK(visit[0]["version"] == json{{"ms", 1'709'285'400'123}, {"counter", 0},
-                                    {"origin", kDevice.to_string()}});
+  CHECK(visit[0]["version"] ==
+        json{{"ms", 1'709'285'400'123}, {"counter", 0}, {"origin", kDevice.to_string()}});
   CHECK(visit[0]["record_id"] == sample_id(6, 1).to_string());
   CHECK(visit[0]["base"] == json::array());
 
@@ -275,8 +284,7 @@ TEST_CASE("JSON messages may leave out their empty members, but not the protocol
 TEST_CASE("JSON errors say where, without quoting content", "[wire]") {
   json request = json::parse(encode_request(full_request(), WireFormat::kJson));
   request["write_groups"][1]["changes"][4]["version"]["ms"] = "secret";
-  const Error error =
-      error_of([&] { decode_request(request.dump(), WireFormat::kJson); });
+  const Error error = error_of([&] { decode_request(request.dump(), WireFormat::kJson); });
   CHECK(error.is(ErrorCode::kMalformed));
   CHECK_THAT(error.what(), Catch::Contains("request.write_groups[1].changes[4].version.ms"));
   CHECK_THAT(error.what(), !Catch::Contains("secret"));
@@ -298,10 +306,49 @@ TEST_CASE("JSON values and changes convert on their own, for the C API", "[wire]
   CHECK(error_of([] { int_from_json(json(1.5), "n"); }).is(ErrorCode::kMalformed));
   CHECK(value_content_from_json(json("2024-03-01T10:30:00+01:00"), ValueType::kTimestamp) ==
         Value::timestamp(*parse_timestamp("2024-03-01T09:30:00Z")));
-  CHECK(error_of([] { value_from_json(json{{"type", "date"}, {"value", "2024-02-30"}}); })
-            .is(ErrorCode::kMalformed));
+  CHECK(error_of([] {
+          value_from_json(json{{"type", "date"}, {"value", "2024-02-30"}});
+        }).is(ErrorCode::kMalformed));
   const json infinite = {{"type", "double"}, {"value", std::numeric_limits<double>::infinity()}};
   CHECK(error_of([&] { value_from_json(infinite); }).is(ErrorCode::kMalformed));
+}
+
+TEST_CASE("Dates and timestamps cross the wire only within the years 0001-9999", "[wire]") {
+  const Date first = date_from_civil(1, 1, 1);
+  const Date last = date_from_civil(9999, 12, 31);
+  const std::int64_t kMsPerDay = 86'400'000;
+  const auto request_with = [](Value value) {
+    SyncRequest request;
+    request.write_groups.push_back(visit_group(sample_id(5, 1), sample_id(6, 1), kVisitStamp, 1));
+    request.write_groups[0].changes[3].value = std::move(value);
+    return request;
+  };
+  for (const Value& value :
+       {Value::date(first), Value::date(last),
+        Value::timestamp(Timestamp{first.days_since_epoch * kMsPerDay}),
+        Value::timestamp(Timestamp{(last.days_since_epoch + 1) * kMsPerDay - 1})}) {
+    CAPTURE(value.describe());
+    for (const WireFormat format : {WireFormat::kBinary, WireFormat::kJson}) {
+      const SyncRequest request = request_with(value);
+      CHECK(decode_request(encode_request(request, format), format) == request);
+    }
+  }
+  for (const Value& value :
+       {Value::date(Date{first.days_since_epoch - 1}), Value::date(Date{last.days_since_epoch + 1}),
+        Value::timestamp(Timestamp{first.days_since_epoch * kMsPerDay - 1}),
+        Value::timestamp(Timestamp{(last.days_since_epoch + 1) * kMsPerDay})}) {
+    CAPTURE(value.describe());
+    const SyncRequest request = request_with(value);
+    CHECK(error_of([&] {
+            encode_request(request, WireFormat::kJson);
+          }).is(ErrorCode::kInvalidArgument));
+    const std::string body = encode_request(request, WireFormat::kBinary);
+    CHECK(error_of([&] { decode_request(body, WireFormat::kBinary); }).is(ErrorCode::kMalformed));
+  }
+  // An offset can move a timestamp that is written in range out of it.
+  CHECK(error_of([] {
+          value_content_from_json(json("0001-01-01T00:30:00+01:00"), ValueType::kTimestamp);
+        }).is(ErrorCode::kMalformed));
 }
 
 TEST_CASE("Base64 is standard, padded and strict", "[wire]") {
@@ -321,15 +368,16 @@ TEST_CASE("Base64 is standard, padded and strict", "[wire]") {
 TEST_CASE("A text that is not UTF-8 cannot cross the wire", "[wire]") {
   SyncRequest request;
   request.telemetry.last_error_message = "\xFF";
-  CHECK(error_of([&] { encode_request(request, WireFormat::kJson); })
-            .is(ErrorCode::kInvalidArgument));
+  CHECK(error_of([&] {
+          encode_request(request, WireFormat::kJson);
+        }).is(ErrorCode::kInvalidArgument));
   const std::string body = encode_request(request, WireFormat::kBinary);
   CHECK(error_of([&] { decode_request(body, WireFormat::kBinary); }).is(ErrorCode::kMalformed));
 }
 
 TEST_CASE("Sync cursors round-trip, and nothing else passes for one", "[wire]") {
-  for (const std::uint64_t position : {std::uint64_t{0}, std::uint64_t{300},
-                                       std::numeric_limits<std::uint64_t>::max()}) {
+  for (const std::uint64_t position :
+       {std::uint64_t{0}, std::uint64_t{300}, std::numeric_limits<std::uint64_t>::max()}) {
     const SyncCursor cursor{sample_id(4, 1), position};
     const std::string bytes = encode_cursor(cursor);
     CHECK(decode_cursor(bytes) == cursor);

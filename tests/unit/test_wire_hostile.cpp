@@ -1,12 +1,13 @@
-// Hostile input for the wire decoders: tiny bodies that claim huge lengths, every truncation, random
-// bit flips, deep JSON nesting, oversized bodies. Every one must end in a fieldsync Error (or, for a
-// bit flip that still decodes, a valid message), never a crash, and the claims must be refused
-// before anything is allocated for them.
+// Hostile input for the wire decoders: tiny bodies that claim huge lengths, every truncation,
+// random bit flips, deep JSON nesting, oversized bodies. Every one must end in a fieldsync Error
+// (or, for a bit flip that still decodes, a valid message), never a crash, and the claims must be
+// refused before anything is allocated for them.
 //
 // Its own executable: it replaces the global operator new and delete to count what decoding
 // allocates.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 #include <optional>
@@ -30,8 +31,12 @@ void* allocate(std::size_t size) {
 
 }  // namespace
 
-void* operator new(std::size_t size) { return allocate(size); }
-void* operator new[](std::size_t size) { return allocate(size); }
+void* operator new(std::size_t size) {
+  return allocate(size);
+}
+void* operator new[](std::size_t size) {
+  return allocate(size);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   try {
     return allocate(size);
@@ -42,19 +47,29 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
   return operator new(size, std::nothrow);
 }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete[](void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
-void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
-void operator delete(void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
-void operator delete[](void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
+void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+void operator delete[](void* memory) noexcept {
+  std::free(memory);
+}
+void operator delete(void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
+void operator delete[](void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
+void operator delete(void* memory, const std::nothrow_t&) noexcept {
+  std::free(memory);
+}
+void operator delete[](void* memory, const std::nothrow_t&) noexcept {
+  std::free(memory);
+}
 
 using namespace fieldsync;
 using namespace fieldsync::wire_samples;
 
 namespace {
-
-const char* name_of(WireFormat format) { return format == WireFormat::kBinary ? "binary" : "json"; }
 
 struct Outcome {
   std::optional<Error> error;  // none: the body decoded
@@ -119,8 +134,37 @@ constexpr std::uint64_t kHuge = std::uint64_t{1} << 40;
 
 // A run of one change: no new keys (all nil or empty), an escaped field name "x", then `flags`.
 BinaryBody response_with_change_flags(std::uint8_t flags) {
-  return BinaryBody::message().varint(0).varint(0).varint(1).byte(0).varint(1).varint(0).varint(1)
-      .byte('x').byte(flags);
+  return BinaryBody::message()
+      .varint(0)
+      .varint(0)
+      .varint(1)
+      .byte(0)
+      .varint(1)
+      .varint(0)
+      .varint(1)
+      .byte('x')
+      .byte(flags);
+}
+
+// The sample messages with at most three changes in each list: every member still set, but small
+// enough that parsing every truncation of their JSON form stays quick.
+constexpr std::size_t kCompactListSize = 3;
+
+SyncRequest compact_request() {
+  SyncRequest request = full_request();
+  for (WriteGroup& group : request.write_groups) {
+    group.changes.resize(std::min(group.changes.size(), kCompactListSize));
+  }
+  return request;
+}
+
+SyncResponse compact_response() {
+  SyncResponse response = full_response();
+  for (Rejection& rejection : response.rejections) {
+    rejection.server_values.resize(std::min(rejection.server_values.size(), kCompactListSize));
+  }
+  response.changes.resize(kCompactListSize);
+  return response;
 }
 
 }  // namespace
@@ -157,8 +201,16 @@ TEST_CASE("A 40-byte binary body that claims 2^40 items is refused without a lar
       {"next cursor", false,
        BinaryBody::message().varint(0).varint(0).varint(0).varint(0).varint(0).varint(kHuge)},
       {"directives", false,
-       BinaryBody::message().varint(0).varint(0).varint(0).varint(0).varint(0).varint(0).byte(0)
-           .varint(0).varint(kHuge)},
+       BinaryBody::message()
+           .varint(0)
+           .varint(0)
+           .varint(0)
+           .varint(0)
+           .varint(0)
+           .varint(0)
+           .byte(0)
+           .varint(0)
+           .varint(kHuge)},
       // Within the caps, but far more than 40 bytes can hold.
       {"10,000 write groups", true, BinaryBody::message().varint(0).varint(10'000)},
       {"10,000 changes in a run", false,
@@ -182,9 +234,9 @@ TEST_CASE("A 40-byte binary body that claims 2^40 items is refused without a lar
 TEST_CASE("Every truncation of a message is refused", "[wire][hostile]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
   const bool as_request = GENERATE(true, false);
-  CAPTURE(name_of(format), as_request);
-  const std::string body = as_request ? encode_request(full_request(), format)
-                                      : encode_response(full_response(), format);
+  CAPTURE(format_name(format), as_request);
+  const std::string body = as_request ? encode_request(compact_request(), format)
+                                      : encode_response(compact_response(), format);
   for (std::size_t size = 0; size < body.size(); ++size) {
     const Outcome outcome = decode_counting(body.substr(0, size), format, as_request);
     if (!outcome.error) FAIL("a truncation to " << size << " bytes decoded");
@@ -194,7 +246,7 @@ TEST_CASE("Every truncation of a message is refused", "[wire][hostile]") {
 TEST_CASE("Bit flips end in an error or a valid message, never a crash", "[wire][hostile]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
   const bool as_request = GENERATE(true, false);
-  CAPTURE(name_of(format), as_request);
+  CAPTURE(format_name(format), as_request);
   const std::string original = as_request ? encode_request(full_request(), format)
                                           : encode_response(full_response(), format);
   int decoded = 0;
@@ -225,8 +277,9 @@ TEST_CASE("Bit flips end in an error or a valid message, never a crash", "[wire]
       FAIL("seed " << seed << ": " << e.what());
     }
   }
-  CAPTURE(decoded);
-  SUCCEED();
+  // Flips inside text still decode (binary: about 2 in 3, JSON: about 1 in 9), so the round trip
+  // above did run.
+  CHECK(decoded > 0);
 }
 
 TEST_CASE("JSON nested 10,000 deep is refused", "[wire][hostile]") {
@@ -244,7 +297,7 @@ TEST_CASE("JSON nested 10,000 deep is refused", "[wire][hostile]") {
 
 TEST_CASE("An oversized body is refused before it is read", "[wire][hostile]") {
   const WireFormat format = GENERATE(WireFormat::kBinary, WireFormat::kJson);
-  CAPTURE(name_of(format));
+  CAPTURE(format_name(format));
   DecodeLimits limits;
   std::string body(limits.max_body_bytes + 1, ' ');
   Outcome outcome = decode_counting(body, format, true, limits);

@@ -56,15 +56,21 @@ Change change_from_json(const nlohmann::json& json, const DecodeLimits& limits =
 // nlohmann's hooks, so that nlohmann::json(x) and json.get<T>() work (with the default limits).
 void to_json(nlohmann::json& json, const Uuid& id);
 void from_json(const nlohmann::json& json, Uuid& id);
-inline void to_json(nlohmann::json& json, const Value& value) { json = value_to_json(value); }
-inline void from_json(const nlohmann::json& json, Value& value) { value = value_from_json(json); }
+inline void to_json(nlohmann::json& json, const Value& value) {
+  json = value_to_json(value);
+}
+inline void from_json(const nlohmann::json& json, Value& value) {
+  value = value_from_json(json);
+}
 inline void to_json(nlohmann::json& json, const Version& version) {
   json = version_to_json(version);
 }
 inline void from_json(const nlohmann::json& json, Version& version) {
   version = version_from_json(json);
 }
-inline void to_json(nlohmann::json& json, const Change& change) { json = change_to_json(change); }
+inline void to_json(nlohmann::json& json, const Change& change) {
+  json = change_to_json(change);
+}
 inline void from_json(const nlohmann::json& json, Change& change) {
   change = change_from_json(json);
 }

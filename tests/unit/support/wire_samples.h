@@ -9,8 +9,13 @@
 #include <vector>
 
 #include "fieldsync/sync_messages.h"
+#include "fieldsync/wire_codec.h"
 
 namespace fieldsync::wire_samples {
+
+inline const char* format_name(WireFormat format) {
+  return format == WireFormat::kBinary ? "binary" : "json";
+}
 
 // A distinct, recognisable id per (kind, number), shaped like a UUIDv7.
 inline Uuid sample_id(std::uint8_t kind, std::uint64_t number) {
@@ -45,8 +50,8 @@ inline Change make_change(std::string collection, RecordId record, CaseId case_i
 inline WriteGroup visit_group(WriteGroupId group_id, RecordId visit_id, Hlc first_stamp,
                               std::uint64_t first_seq) {
   const auto at = [](int year, unsigned month, unsigned day, std::int64_t ms_of_day) {
-    return Value::timestamp(
-        Timestamp{std::int64_t{date_from_civil(year, month, day).days_since_epoch} * 86'400'000 + ms_of_day});
+    return Value::timestamp(Timestamp{
+        std::int64_t{date_from_civil(year, month, day).days_since_epoch} * 86'400'000 + ms_of_day});
   };
   const std::vector<std::pair<std::string, Value>> fields = {
       {"household_visit_id", Value::text(sample_id(9, 7).to_string())},
@@ -88,7 +93,8 @@ inline std::vector<Change> assorted_changes(WriteGroupId group, std::string auth
   add("case", case_record, "plan_type", Value::null(), {stamp, kDevice}, 100);
   add("case", case_record, "date_of_birth", Value::date(*parse_date("2016-02-29")),
       {stamp.successor(), kDevice}, 101, VersionSet{earlier});
-  add("note", note, "content", Value::text("Met \xC3\xA9lodie and her foster carer \xF0\x9F\x8F\xA0."),
+  add("note", note, "content",
+      Value::text("Met \xC3\xA9lodie and her foster carer \xF0\x9F\x8F\xA0."),
       {Hlc(1'709'200'000'000, 3), kOtherDevice}, 7, VersionSet{earlier, server});
   add("note", note, "future_field", Value::integer((std::int64_t{1} << 53) + 1),
       {Hlc(1'709'200'000'000, 3), kOtherDevice}, 9);
@@ -100,8 +106,8 @@ inline std::vector<Change> assorted_changes(WriteGroupId group, std::string auth
       VersionSet{Version{Hlc(Hlc::kMaxMs, 0), kServer}, Version{Hlc(0, 0), OriginId()}});
   add("safeguarding_flag", flag, "raised_at", Value::timestamp(Timestamp{-62'135'596'800'000}),
       {Hlc(2, 0), kDevice}, 2);
-  add("safeguarding_flag", flag, "photo", Value::bytes({0, 1, 2, 0xFF, 0, 0x80}), {Hlc(3, 0), kDevice},
-      3);
+  add("safeguarding_flag", flag, "photo", Value::bytes({0, 1, 2, 0xFF, 0, 0x80}),
+      {Hlc(3, 0), kDevice}, 3);
   add("safeguarding_flag", flag, "", Value::bytes({}), {Hlc(3, 0), kDevice}, 4);
   add("safeguarding_flag", flag, "ok", Value::boolean(false), {Hlc(3, 0), kDevice}, 5);
   add("safeguarding_flag", flag, "", Value::text(""), {Hlc(3, 0), kDevice}, 6);
@@ -113,13 +119,19 @@ inline SyncRequest full_request() {
   request.protocol = ProtocolVersion{1, 3};
   request.cursor = encode_cursor(SyncCursor{sample_id(4, 1), 123'456'789});
   request.write_groups.push_back(visit_group(sample_id(5, 1), sample_id(6, 1), kVisitStamp, 41));
-  request.write_groups.push_back(WriteGroup{sample_id(5, 2), assorted_changes(sample_id(5, 2), "")});
+  request.write_groups.push_back(
+      WriteGroup{sample_id(5, 2), assorted_changes(sample_id(5, 2), "")});
   // A change that names another write group than its own: kept as it is, like all the rest.
   request.write_groups.back().changes.back().write_group = sample_id(5, 9);
   request.write_groups.push_back(WriteGroup{sample_id(5, 3), {}});
   request.directive_acks = {1, 2, std::uint64_t{1} << 60};
-  request.telemetry = Telemetry{"2.4.1 (ios)", "0.1.0", "ios 17.4", 42,
-                                3'600'000,   "network", "The server could not be reached.",
+  request.telemetry = Telemetry{"2.4.1 (ios)",
+                                "0.1.0",
+                                "ios 17.4",
+                                42,
+                                3'600'000,
+                                "network",
+                                "The server could not be reached.",
                                 -1};
   return request;
 }

@@ -1,0 +1,36 @@
+// fieldsync-bench's modes as data: each mode is a name, a one-line summary, its help text and the
+// function that runs it. main.cpp parses the options, looks the mode up here, runs it and prints
+// what it reported. A new mode (sync, load) is one more entry in modes().
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fieldsync::bench {
+
+class Report;
+
+struct BenchOptions {
+  std::size_t records = 50'000;  // rows or records written in bulk
+  std::size_t visits = 2'000;    // visits, or rows, written one per transaction
+  std::string json_file;         // empty: no JSON
+  std::filesystem::path dir;     // where the scratch directory goes (same file system as the build)
+};
+
+struct Mode {
+  std::string_view name;
+  std::string_view summary;  // one line, for the list of modes
+  std::string_view help;     // what it measures and which options it reads
+  void (*run)(const BenchOptions& options, Report& report);
+};
+
+const std::vector<Mode>& modes();
+
+// The modes' entry points (one file each).
+void run_baseline(const BenchOptions& options, Report& report);
+void run_client(const BenchOptions& options, Report& report);
+
+}  // namespace fieldsync::bench

@@ -1,0 +1,139 @@
+// fieldsync-bench: measures fieldsync against what the machine can do on its own. One binary,
+// one mode per run; modes are data (bench_modes.h), each with its own help. Progress goes to
+// stderr, the table to stdout, and --json FILE keeps every figure with the machine and versions.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <string>
+
+#include "bench_modes.h"
+#include "bench_report.h"
+
+namespace fieldsync::bench {
+
+const std::vector<Mode>& modes() {
+  static const std::vector<Mode> all = {
+      {"baseline", "raw SQLite inserts and AES-256-GCM on this machine, with the store's settings",
+       R"(Measures what SQLite and OpenSSL do here on their own, as a yardstick for the others:
+  - rows/s inserting visits' plain bytes (about 1.2 KB each), 500 rows per transaction,
+    --records rows (rounded up to whole transactions);
+  - rows/s and ms per transaction inserting one row per transaction, --visits rows;
+  - AES-256-GCM seals/s and MB/s of 1 KB values (fieldsync::crypto::seal).
+SQLite runs as the store does: WAL, synchronous=FULL, secure_delete=ON.)",
+       run_baseline},
+      {"client", "the device store against raw SQLite writing the same bytes, and unlock time",
+       R"(Measures the device store against raw SQLite inserting the same visits' plain bytes with
+the same settings, in the same run, interleaved in rounds:
+  (a) visits/s recorded with Casework::record_visit (a write group per transaction), --visits
+      of them, against one plain row per transaction; target ratio >= 0.8;
+  (b) records/s importing --records pulled visits with Store::apply_sync in pages of 500
+      (about 4,000 changes each), against 500 plain rows per transaction; target ratio >= 0.6;
+  (c) seconds for Store::unlock with 600,000 PBKDF2 iterations (median of 3); target < 1 s.)",
+       run_client},
+  };
+  return all;
+}
+
+}  // namespace fieldsync::bench
+
+namespace {
+
+using fieldsync::bench::BenchOptions;
+using fieldsync::bench::Mode;
+
+constexpr const char* kOptionsHelp = R"(options:
+  --records N   records (or rows) written in bulk (default 50000)
+  --visits N    visits (or rows) written one per transaction (default 2000)
+  --json FILE   also write every figure, the settings, the machine and the versions as JSON
+  --dir DIR     where the scratch directory goes (default: the directory of this program,
+                so the file system of the build); it is removed at the end
+)";
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: fieldsync-bench <mode> [options]\n       fieldsync-bench <mode> --help\n\nmodes:\n");
+  for (const Mode& mode : fieldsync::bench::modes()) {
+    std::fprintf(out, "  %-10s %.*s\n", std::string(mode.name).c_str(),
+                 static_cast<int>(mode.summary.size()), mode.summary.data());
+  }
+  std::fprintf(out, "\n%s", kOptionsHelp);
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "fieldsync-bench: %s\n\n", message.c_str());
+  print_usage(stderr);
+  return 2;
+}
+
+const Mode* find_mode(const std::string& name) {
+  for (const Mode& mode : fieldsync::bench::modes()) {
+    if (mode.name == name) return &mode;
+  }
+  return nullptr;
+}
+
+std::size_t parse_count(const std::string& option, const std::string& text) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') {
+    throw std::invalid_argument(option + " needs a positive number");
+  }
+  std::size_t used = 0;
+  const unsigned long long value = std::stoull(text, &used);
+  if (used != text.size() || value == 0) throw std::invalid_argument(option + " needs a positive number");
+  return static_cast<std::size_t>(value);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage_error("a mode is needed");
+  const std::string mode_name = argv[1];
+  if (mode_name == "--help" || mode_name == "-h" || mode_name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  const Mode* mode = find_mode(mode_name);
+  if (!mode) return usage_error("unknown mode: " + mode_name);
+
+  BenchOptions options;
+  options.dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  try {
+    for (int i = 2; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        std::printf("usage: fieldsync-bench %s [options]\n\n%.*s\n\n%s", mode_name.c_str(),
+                    static_cast<int>(mode->help.size()), mode->help.data(), kOptionsHelp);
+        return 0;
+      }
+      if (i + 1 >= argc) return usage_error("unknown option or missing value: " + arg);
+      const std::string value = argv[++i];
+      if (arg == "--records") {
+        options.records = parse_count(arg, value);
+      } else if (arg == "--visits") {
+        options.visits = parse_count(arg, value);
+      } else if (arg == "--json") {
+        options.json_file = value;
+      } else if (arg == "--dir") {
+        options.dir = value;
+      } else {
+        return usage_error("unknown option: " + arg);
+      }
+    }
+  } catch (const std::exception& error) {
+    return usage_error(error.what());
+  }
+
+  try {
+    fieldsync::bench::Report report(mode_name);
+    mode->run(options, report);
+    report.print_table(stdout);
+    if (!options.json_file.empty()) {
+      std::ofstream json(options.json_file);
+      json << report.to_json().dump(2) << "\n";
+      if (!json) throw std::runtime_error("cannot write " + options.json_file);
+    }
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "fieldsync-bench %s: %s\n", mode_name.c_str(), error.what());
+    return 1;
+  }
+}
