@@ -647,6 +647,9 @@ json parse(std::string_view body, const DecodeLimits& limits) {
   } catch (const json::parse_error& e) {
     // The byte offset only: nlohmann's message quotes the input, which may be case data.
     throw Error(ErrorCode::kMalformed, "JSON syntax error at byte " + std::to_string(e.byte));
+  } catch (const json::exception&) {
+    // Valid syntax the parser still cannot hold, such as a number beyond a double's range.
+    throw Error(ErrorCode::kMalformed, "JSON holds a number out of range");
   }
 }
 

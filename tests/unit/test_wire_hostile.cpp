@@ -311,3 +311,12 @@ TEST_CASE("An oversized body is refused before it is read", "[wire][hostile]") {
   REQUIRE(outcome.error);
   CHECK(outcome.error->is(ErrorCode::kTooLarge));
 }
+
+TEST_CASE("A JSON number beyond a double's range is refused as malformed", "[wire][hostile]") {
+  // Found by the JSON fuzz target: the parser rejects it with an exception of its own kind.
+  const std::string body =
+      R"({"protocol":{"major":1,"minor":0},"cursor":"","telemetry":{"pending_count":17092E85400123}})";
+  const Outcome outcome = decode_counting(body, WireFormat::kJson, true);
+  REQUIRE(outcome.error);
+  CHECK(outcome.error->is(ErrorCode::kMalformed));
+}
