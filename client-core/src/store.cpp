@@ -261,6 +261,7 @@ void Store::Impl::change_passcode(std::string_view old_passcode, std::string_vie
   }
   if (check.outcome == UnlockOutcome::kWiped) throw Error(ErrorCode::kLocked, "the store was wiped");
   std::lock_guard write_lock(write_mutex_);
+  require_not_wiped();  // by a sync on another thread since the check above
   VaultRecord updated;
   {
     std::lock_guard keys_lock(keys_mutex_);
@@ -431,8 +432,8 @@ DeviceIdentity Store::identity() const { return impl_->identity_; }
 std::string Store::store_id() const { return impl_->store_id_.to_string(); }
 
 void Store::set_token(std::string_view token) {
-  impl_->require_access(/*sync_allowed=*/true);
   std::lock_guard write_lock(impl_->write_mutex_);
+  impl_->require_access(/*sync_allowed=*/true);
   Bytes sealed;
   {
     std::lock_guard keys_lock(impl_->keys_mutex_);
@@ -443,8 +444,8 @@ void Store::set_token(std::string_view token) {
 }
 
 std::optional<std::string> Store::token() {
-  impl_->require_access(/*sync_allowed=*/true);
   std::lock_guard read_lock(impl_->read_mutex_);
+  impl_->require_access(/*sync_allowed=*/true);
   const auto sealed = impl_->meta(*impl_->reader_, kTokenKey);
   if (!sealed) return std::nullopt;
   std::lock_guard keys_lock(impl_->keys_mutex_);
@@ -454,8 +455,8 @@ std::optional<std::string> Store::token() {
 }
 
 std::int64_t Store::last_sync_ms() {
-  impl_->require_not_wiped();
   std::lock_guard read_lock(impl_->read_mutex_);
+  impl_->require_not_wiped();
   return impl_->meta_int(*impl_->reader_, kLastSyncKey, 0);
 }
 

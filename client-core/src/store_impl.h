@@ -4,7 +4,9 @@
 //
 // Locking: write_mutex_ serialises every write on the writer connection; read_mutex_ guards the
 // reader connection; keys_mutex_ guards the keys and the lock state. Order: write_mutex_ or
-// read_mutex_ first, then keys_mutex_; never the reverse.
+// read_mutex_ first, then keys_mutex_; never the reverse. Check access (require_access,
+// require_not_wiped) after taking the connection's mutex, not before: wipe() closes both
+// connections while holding both mutexes, so a check made before may be stale by then.
 #pragma once
 
 #include <map>

@@ -178,16 +178,16 @@ WriteGroupId Store::Impl::write(const std::vector<RecordWrite>& writes,
 }
 
 std::optional<Record> Store::Impl::record(const RecordId& id) {
-  require_access();
   std::lock_guard read_lock(read_mutex_);
+  require_access();
   auto state = load_record(*reader_, id);
   if (!state) return std::nullopt;
   return state->to_record(id);
 }
 
 std::vector<Record> Store::Impl::records(const CaseId& case_id, std::string_view collection) {
-  require_access();
   std::lock_guard read_lock(read_mutex_);
+  require_access();
   std::vector<RecordId> ids;
   {
     auto select = reader_->prepare(
@@ -203,8 +203,8 @@ std::vector<Record> Store::Impl::records(const CaseId& case_id, std::string_view
 }
 
 std::vector<CaseId> Store::Impl::cases() {
-  require_access();
   std::lock_guard read_lock(read_mutex_);
+  require_access();
   std::vector<CaseId> cases;
   auto select = reader_->prepare("SELECT case_id FROM case_keys ORDER BY case_id");
   while (select.step()) cases.push_back(select.column_uuid(0));
@@ -267,8 +267,8 @@ void Store::Impl::save_conflict(const Conflict& conflict, bool local_edit) {
 }
 
 std::vector<LocalConflict> Store::Impl::conflicts() {
-  require_access();
   std::lock_guard read_lock(read_mutex_);
+  require_access();
   std::vector<LocalConflict> conflicts;
   auto select = reader_->prepare(
       "SELECT lost_hlc, lost_origin, case_id, local_edit, sealed FROM conflicts "
@@ -287,8 +287,8 @@ std::vector<LocalConflict> Store::Impl::conflicts() {
 }
 
 std::vector<RejectedGroup> Store::Impl::rejections() {
-  require_access();
   std::lock_guard read_lock(read_mutex_);
+  require_access();
   std::map<WriteGroupId, RejectedGroup> by_group;
   auto select = reader_->prepare(
       "SELECT write_group, case_id, rejected_at, sealed FROM rejections ORDER BY rejected_at");
@@ -325,6 +325,7 @@ WriteGroupId Store::Impl::resolve_conflict(const Version& lost, Store::Resolve c
   std::optional<RecordState> state;
   {
     std::lock_guard read_lock(read_mutex_);
+    require_access();
     state = load_record(*reader_, conflict.record_id);
   }
   if (!state) throw Error(ErrorCode::kNotFound, "the conflict's record is not on this device");
@@ -356,8 +357,8 @@ std::vector<Record> Store::records(const CaseId& case_id, std::string_view colle
 std::vector<CaseId> Store::cases() { return impl_->cases(); }
 
 std::map<std::string, Version> Store::field_versions(const RecordId& id) {
-  impl_->require_access();
   std::lock_guard read_lock(impl_->read_mutex_);
+  impl_->require_access();
   std::map<std::string, Version> versions;
   if (auto state = impl_->load_record(*impl_->reader_, id)) {
     for (const auto& [name, change] : state->fields) versions.emplace(name, change.version);
@@ -366,14 +367,14 @@ std::map<std::string, Version> Store::field_versions(const RecordId& id) {
 }
 
 std::vector<OutboxEntry> Store::outbox() {
-  impl_->require_access(/*sync_allowed=*/true);
   std::lock_guard read_lock(impl_->read_mutex_);
+  impl_->require_access(/*sync_allowed=*/true);
   return impl_->outbox(*impl_->reader_, SIZE_MAX);
 }
 
 std::size_t Store::outbox_change_count() {
-  impl_->require_not_wiped();
   std::lock_guard read_lock(impl_->read_mutex_);
+  impl_->require_not_wiped();
   auto select = impl_->reader_->prepare("SELECT COALESCE(SUM(change_count), 0) FROM outbox");
   select.step();
   return static_cast<std::size_t>(select.column_int(0));
@@ -383,8 +384,8 @@ std::vector<LocalConflict> Store::conflicts() { return impl_->conflicts(); }
 std::vector<RejectedGroup> Store::rejections() { return impl_->rejections(); }
 
 void Store::dismiss_rejection(const WriteGroupId& group) {
-  impl_->require_access();
   std::lock_guard write_lock(impl_->write_mutex_);
+  impl_->require_access();
   auto remove = impl_->writer_->prepare("DELETE FROM rejections WHERE write_group = ?");
   remove.bind(1, group).run();
 }

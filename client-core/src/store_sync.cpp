@@ -19,8 +19,8 @@ ConflictSide side_of(const Change& change) {
 }  // namespace
 
 SyncRequest Store::Impl::prepare_sync(std::size_t max_changes, const Telemetry& app_telemetry) {
-  require_access(/*sync_allowed=*/true);
   std::lock_guard read_lock(read_mutex_);
+  require_access(/*sync_allowed=*/true);
   sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Kind::kRead);
   SyncRequest request;
   for (OutboxEntry& entry : outbox(*reader_, max_changes)) {

@@ -46,7 +46,10 @@ std::vector<std::string> names_of(const client::Fields& fields) {
 class CaseworkLoop {
  public:
   CaseworkLoop(client::Store& store, std::uint64_t seed, std::uint64_t first_serial)
-      : store_(store), casework_(store), random_(seed), next_serial_(first_serial),
+      : store_(store),
+        casework_(store),
+        random_(seed),
+        next_serial_(first_serial),
         cases_(store.cases()) {
     if (cases_.size() < 3) throw std::runtime_error("the store needs at least three cases");
   }
@@ -56,11 +59,21 @@ class CaseworkLoop {
     std::discrete_distribution<int> pick({40, 20, 20, 15, 5});
     for (;;) {
       switch (pick(random_)) {
-        case kVisit: record_visit(); break;
-        case kHouseholdVisit: record_household_visit(); break;
-        case kNote: write_note(); break;
-        case kSubmit: submit_note(); break;
-        case kAcknowledge: acknowledge_outbox(); break;
+        case kVisit:
+          record_visit();
+          break;
+        case kHouseholdVisit:
+          record_household_visit();
+          break;
+        case kNote:
+          write_note();
+          break;
+        case kSubmit:
+          submit_note();
+          break;
+        case kAcknowledge:
+          acknowledge_outbox();
+          break;
       }
     }
   }
@@ -108,7 +121,8 @@ class CaseworkLoop {
   void submit_note() {
     if (drafts_.empty()) return write_note();
     const std::uint64_t serial = next_serial_++;
-    const std::size_t chosen = std::uniform_int_distribution<std::size_t>(0, drafts_.size() - 1)(random_);
+    const std::size_t chosen =
+        std::uniform_int_distribution<std::size_t>(0, drafts_.size() - 1)(random_);
     const RecordId note = drafts_[chosen];
     drafts_.erase(drafts_.begin() + static_cast<std::ptrdiff_t>(chosen));
     client::Fields submission = {{"status", Value::text("submitted")},

@@ -1,7 +1,8 @@
 // The store used from several threads at once (DESIGN.md section 7): the UI records while a
-// background thread is in the middle of a sync round trip, and a mixed load of writers, a reader
-// and a syncing thread leaves a consistent store. A hang (a deadlock) aborts the run with a
-// message instead of blocking the test suite forever.
+// background thread is in the middle of a sync round trip; a mixed load of writers, a reader and a
+// syncing thread leaves a consistent store; and a wipe carried out by a sync leaves a thread that
+// is reading with an error rather than a closed connection. A hang (a deadlock) aborts the run
+// with a message instead of blocking the test suite forever.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -9,7 +10,9 @@
 #include <cstdlib>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "fieldsync/sqlite_db.h"
 #include "store_fixture.h"
@@ -60,6 +63,20 @@ SyncResponse acknowledging(const SyncRequest& request) {
   return response;
 }
 
+// Runs `action` when the scope ends, however it ends: a failed check must not leave a thread
+// waiting while a std::future's destructor waits for that thread. Declare it after the future.
+template <typename Action>
+class OnExit {
+ public:
+  explicit OnExit(Action action) : action_(std::move(action)) {}
+  ~OnExit() { action_(); }
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
+
+ private:
+  Action action_;
+};
+
 std::int64_t outbox_rows(sqlite::Database& db) {
   auto count = db.prepare("SELECT COUNT(*) FROM outbox");
   count.step();
@@ -76,11 +93,14 @@ TEST_CASE("The UI records visits while a sync round trip waits on the network",
   client::Casework casework(store);
   std::set<RecordId> sent_visits;
   for (int i = 0; i < 3; ++i) {
-    sent_visits.insert(casework.record_visit(case_id, seen_alone_visit("before sync " + std::to_string(i))));
+    sent_visits.insert(
+        casework.record_visit(case_id, seen_alone_visit("before sync " + std::to_string(i))));
   }
 
   std::promise<SyncRequest> request_sent;
   std::promise<void> network_answers;
+  std::once_flag answered;
+  auto answer = [&] { std::call_once(answered, [&] { network_answers.set_value(); }); };
   struct SyncOutcome {
     std::int64_t outbox_rows_seen_at_the_end = 0;  // through the snapshot held since the start
     client::SyncApplied applied;
@@ -88,7 +108,13 @@ TEST_CASE("The UI records visits while a sync round trip waits on the network",
   // The background sync: prepares its request, then holds a read transaction on a second
   // connection for the whole round trip while the transport blocks.
   auto sync = std::async(std::launch::async, [&] {
-    const SyncRequest request = store.prepare_sync(1000, Telemetry{});
+    SyncRequest request;
+    try {
+      request = store.prepare_sync(1000, Telemetry{});
+    } catch (...) {
+      request_sent.set_exception(std::current_exception());
+      throw;
+    }
     sqlite::Database connection(fixture.options().path, sqlite::Database::Mode::kReadOnly);
     sqlite::Transaction snapshot(connection, sqlite::Transaction::Kind::kRead);
     outbox_rows(connection);  // a deferred transaction takes its snapshot at the first read
@@ -100,6 +126,7 @@ TEST_CASE("The UI records visits while a sync round trip waits on the network",
     outcome.applied = store.apply_sync(acknowledging(request));
     return outcome;
   });
+  const OnExit answer_on_exit(answer);
   auto sent = request_sent.get_future();
   const SyncRequest request = finish_or_abort(sent, "prepare_sync");
   REQUIRE(records_of(request.write_groups) == sent_visits);
@@ -108,7 +135,8 @@ TEST_CASE("The UI records visits while a sync round trip waits on the network",
   auto recording = std::async(std::launch::async, [&] {
     std::vector<RecordId> ids;
     for (int i = 0; i < 20; ++i) {
-      ids.push_back(casework.record_visit(case_id, seen_alone_visit("during sync " + std::to_string(i))));
+      ids.push_back(
+          casework.record_visit(case_id, seen_alone_visit("during sync " + std::to_string(i))));
     }
     return ids;
   });
@@ -121,7 +149,7 @@ TEST_CASE("The UI records visits while a sync round trip waits on the network",
     CHECK(visit->get("observations")->as_text().starts_with("during sync"));
   }
 
-  network_answers.set_value();
+  answer();
   const SyncOutcome outcome = finish_or_abort(sync, "the sync round trip");
   CHECK(outcome.outbox_rows_seen_at_the_end == 3);  // the transaction really stayed open
   CHECK(outcome.applied.acked_groups == 3);
@@ -145,7 +173,8 @@ TEST_CASE("Two writers, a reader and a syncing thread leave a consistent store",
     for (int i = 0; !stop; ++i) {
       const CaseId& case_id = cases[static_cast<std::size_t>(i + which) % cases.size()];
       ids.push_back(casework.record_visit(
-          case_id, seen_alone_visit("writer " + std::to_string(which) + " visit " + std::to_string(i))));
+          case_id,
+          seen_alone_visit("writer " + std::to_string(which) + " visit " + std::to_string(i))));
     }
     return ids;
   };
@@ -222,4 +251,37 @@ TEST_CASE("Two writers, a reader and a syncing thread leave a consistent store",
     }
   }
   CHECK(store.outbox_change_count() == queued_changes);
+}
+
+TEST_CASE("A wipe directive during reads on another thread gives that thread errors, not a crash",
+          "[store][threads]") {
+  // The worker's screen keeps reading while a background sync carries out a wipe directive. A
+  // read that passed its access check just before the wipe must not then use the connection the
+  // wipe closed; many attempts, as the moment of the wipe is left to the scheduler.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    StoreFixture fixture;
+    client::Store& store = *fixture.store;
+    const CaseId case_id = fixture.receive_case("Kim");
+    client::Casework(store).record_visit(case_id, seen_alone_visit("before the wipe"));
+    std::atomic<bool> reading{false};
+    std::atomic<bool> give_up{false};
+    auto reader = std::async(std::launch::async, [&] {
+      reading = true;
+      while (!give_up) {
+        try {
+          store.outbox_change_count();
+          store.records(case_id, "visit");
+        } catch (const Error& error) {
+          return error.is(ErrorCode::kLocked);
+        }
+      }
+      return false;
+    });
+    const OnExit stop_reading([&] { give_up = true; });
+    while (!reading) std::this_thread::yield();
+    SyncResponse revoked;
+    revoked.directives.push_back({1, DirectiveKind::kWipe, {}, "device revoked"});
+    CHECK(store.apply_sync(revoked).wiped);
+    CHECK(finish_or_abort(reader, "the reading thread"));  // refused as wiped
+  }
 }

@@ -31,7 +31,7 @@ std::string proc_value(const char* file, std::string_view key) {
   return "unknown";
 }
 
-nlohmann::json machine() {
+nlohmann::ordered_json machine() {
   const std::string mem_total = proc_value("/proc/meminfo", "MemTotal");  // "24596444 kB"
   std::int64_t memory_bytes = 0;
   std::istringstream(mem_total) >> memory_bytes;
@@ -41,7 +41,7 @@ nlohmann::json machine() {
           {"memory_bytes", memory_bytes}};
 }
 
-nlohmann::json versions() {
+nlohmann::ordered_json versions() {
   return {{"fieldsync", fieldsync_version()},
           {"sqlite", sqlite3_libversion()},
           {"openssl", OpenSSL_version(OPENSSL_VERSION)}};
@@ -72,7 +72,7 @@ std::string Target::describe() const {
 
 Report::Report(std::string mode) : mode_(std::move(mode)), started_at_(now_rfc3339()) {}
 
-void Report::setting(const std::string& name, nlohmann::json value) {
+void Report::setting(const std::string& name, nlohmann::ordered_json value) {
   settings_[name] = std::move(value);
 }
 
@@ -96,7 +96,7 @@ double Report::value_of(const std::string& name) const {
 }
 
 void Report::print_table(std::FILE* out) const {
-  const nlohmann::json about = machine();
+  const nlohmann::ordered_json about = machine();
   std::fprintf(out, "fieldsync-bench %s (%s, %u cores)\n\n", mode_.c_str(),
                about["cpu_model"].get<std::string>().c_str(), about["cores"].get<unsigned>());
   std::size_t width = 0;
@@ -106,32 +106,29 @@ void Report::print_table(std::FILE* out) const {
   for (const Figure& figure : figures_) {
     std::string target;
     if (figure.target) {
-      target = figure.target->describe() + (figure.target->met_by(figure.value) ? "  met" : "  MISSED");
+      target =
+          figure.target->describe() + (figure.target->met_by(figure.value) ? "  met" : "  MISSED");
     }
     std::fprintf(out, "%-*s  %12s  %-8s  %s\n", meaning_width, figure.meaning.c_str(),
                  format_value(figure.value).c_str(), figure.unit.c_str(), target.c_str());
   }
 }
 
-nlohmann::json Report::to_json() const {
-  nlohmann::json figures = nlohmann::json::array();
+nlohmann::ordered_json Report::to_json() const {
+  nlohmann::ordered_json figures = nlohmann::ordered_json::array();
   for (const Figure& figure : figures_) {
-    nlohmann::json entry = {{"name", figure.name},
-                            {"value", figure.value},
-                            {"unit", figure.unit},
-                            {"meaning", figure.meaning}};
+    nlohmann::ordered_json entry = {{"name", figure.name},
+                                    {"value", figure.value},
+                                    {"unit", figure.unit},
+                                    {"meaning", figure.meaning}};
     if (figure.target) {
       entry["target"] = figure.target->describe();
       entry["target_met"] = figure.target->met_by(figure.value);
     }
     figures.push_back(std::move(entry));
   }
-  return {{"tool", "fieldsync-bench"},
-          {"mode", mode_},
-          {"started_at", started_at_},
-          {"machine", machine()},
-          {"versions", versions()},
-          {"settings", settings_},
+  return {{"tool", "fieldsync-bench"},    {"mode", mode_},          {"started_at", started_at_},
+          {"machine", machine()},         {"versions", versions()}, {"settings", settings_},
           {"figures", std::move(figures)}};
 }
 

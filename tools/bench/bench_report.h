@@ -23,7 +23,7 @@ struct Target {
 };
 
 struct Figure {
-  std::string name;     // stable, for the JSON: "client.record_visit_per_s"
+  std::string name;  // stable, for the JSON: "client.record_visit_per_s"
   double value = 0;
   std::string unit;     // "rows/s", "s", "x" (a ratio)
   std::string meaning;  // one line, for the table
@@ -34,7 +34,7 @@ class Report {
  public:
   explicit Report(std::string mode);
 
-  void setting(const std::string& name, nlohmann::json value);
+  void setting(const std::string& name, nlohmann::ordered_json value);
   void figure(std::string name, double value, std::string unit, std::string meaning,
               std::optional<Target> target = std::nullopt);
   // A ratio of two figures already reported, as a figure with unit "x".
@@ -43,7 +43,7 @@ class Report {
 
   void print_table(std::FILE* out) const;
   // Machine, versions, settings and every figure.
-  nlohmann::json to_json() const;
+  nlohmann::ordered_json to_json() const;
   // False when a figure misses its target.
   bool targets_met() const;
 
@@ -52,7 +52,7 @@ class Report {
 
   std::string mode_;
   std::string started_at_;
-  nlohmann::json settings_ = nlohmann::json::object();
+  nlohmann::ordered_json settings_ = nlohmann::ordered_json::object();
   std::vector<Figure> figures_;
 };
 

@@ -51,7 +51,9 @@ constexpr const char* kOptionsHelp = R"(options:
 )";
 
 void print_usage(std::FILE* out) {
-  std::fprintf(out, "usage: fieldsync-bench <mode> [options]\n       fieldsync-bench <mode> --help\n\nmodes:\n");
+  std::fprintf(
+      out,
+      "usage: fieldsync-bench <mode> [options]\n       fieldsync-bench <mode> --help\n\nmodes:\n");
   for (const Mode& mode : fieldsync::bench::modes()) {
     std::fprintf(out, "  %-10s %.*s\n", std::string(mode.name).c_str(),
                  static_cast<int>(mode.summary.size()), mode.summary.data());
@@ -73,12 +75,10 @@ const Mode* find_mode(const std::string& name) {
 }
 
 std::size_t parse_count(const std::string& option, const std::string& text) {
-  if (text.empty() || text[0] < '0' || text[0] > '9') {
-    throw std::invalid_argument(option + " needs a positive number");
-  }
-  std::size_t used = 0;
-  const unsigned long long value = std::stoull(text, &used);
-  if (used != text.size() || value == 0) throw std::invalid_argument(option + " needs a positive number");
+  // std::stoull alone would take "-5" (wrapping it round) and "12abc": digits only.
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  const unsigned long long value = digits ? std::stoull(text) : 0;
+  if (value == 0) throw std::invalid_argument(option + " needs a positive number");
   return static_cast<std::size_t>(value);
 }
 

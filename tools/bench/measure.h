@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -44,7 +44,8 @@ class Stopwatch {
 // so that the machine speeding up or slowing down during the run falls on every step alike.
 // Reports progress on stderr after each round.
 inline void in_rounds(const std::string& mode, const std::string& what, std::size_t total,
-                      std::size_t rounds, const std::vector<std::function<void(std::size_t)>>& steps) {
+                      std::size_t rounds,
+                      const std::vector<std::function<void(std::size_t)>>& steps) {
   std::size_t done = 0;
   for (std::size_t round = 1; round <= rounds; ++round) {
     const std::size_t share = total * round / rounds - done;

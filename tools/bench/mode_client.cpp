@@ -70,12 +70,12 @@ void measure_recording(const BenchOptions& options, const ScratchDir& scratch, R
                }
              }});
   report.figure("plain.single_rows_per_s", plain_watch.per_second(options.visits), "rows/s",
-                 "raw SQLite, a visit's row per transaction");
+                "raw SQLite, a visit's row per transaction");
   report.figure("client.record_visit_per_s", store_watch.per_second(options.visits), "visits/s",
-                 "Casework::record_visit, a group per transaction");
+                "Casework::record_visit, a group per transaction");
   report.figure("client.record_visit_ms",
-                 1000 * store_watch.seconds() / static_cast<double>(options.visits), "ms",
-                 "Casework::record_visit, time per visit");
+                1000 * store_watch.seconds() / static_cast<double>(options.visits), "ms",
+                "Casework::record_visit, time per visit");
   report.ratio("client.record_visit_ratio", "client.record_visit_per_s", "plain.single_rows_per_s",
                "(a) record_visit / raw one row per transaction",
                Target{Target::Comparison::kAtLeast, 0.8});
@@ -92,7 +92,8 @@ void measure_import(const BenchOptions& options, const ScratchDir& scratch, Repo
   Stopwatch plain_watch, store_watch;
   std::size_t changes = 0;
   const std::size_t pages = (options.records + kBatchSize - 1) / kBatchSize;
-  in_rounds(kMode, "import pages of 500 records (each way)", pages, kRounds, {[&](std::size_t count) {
+  in_rounds(kMode, "import pages of 500 records (each way)", pages, kRounds,
+            {[&](std::size_t count) {
               for (std::size_t i = 0; i < count; ++i) {
                 const VisitWorkload::Page page = workload.pull_page(kBatchSize);
                 changes += page.response.changes.size();
@@ -102,11 +103,11 @@ void measure_import(const BenchOptions& options, const ScratchDir& scratch, Repo
             }});
   const std::size_t records = pages * kBatchSize;
   report.figure("plain.bulk_rows_per_s", plain_watch.per_second(records), "rows/s",
-                 "raw SQLite, 500 visit rows per transaction");
+                "raw SQLite, 500 visit rows per transaction");
   report.figure("client.import_records_per_s", store_watch.per_second(records), "records/s",
-                 "Store::apply_sync, pages of 500 pulled visits");
+                "Store::apply_sync, pages of 500 pulled visits");
   report.figure("client.import_changes_per_s", store_watch.per_second(changes), "changes/s",
-                 "Store::apply_sync, the same, counted in changes");
+                "Store::apply_sync, the same, counted in changes");
   report.ratio("client.import_ratio", "client.import_records_per_s", "plain.bulk_rows_per_s",
                "(b) apply_sync import / raw 500 rows per transaction",
                Target{Target::Comparison::kAtLeast, 0.6});
@@ -130,7 +131,7 @@ void measure_unlock(const ScratchDir& scratch, Report& report) {
   }
   std::sort(seconds.begin(), seconds.end());
   report.figure("client.unlock_s", seconds[seconds.size() / 2], "s",
-                 "(c) Store::unlock, median of 3", Target{Target::Comparison::kBelow, 1.0});
+                "(c) Store::unlock, median of 3", Target{Target::Comparison::kBelow, 1.0});
   report.figure("client.unlock_max_s", seconds.back(), "s", "Store::unlock, slowest of 3");
 }
 

@@ -24,7 +24,8 @@ sqlite::Database& prepared(sqlite::Database& db) {
 
 PlainTable::PlainTable(const std::string& path)
     : db_(path, sqlite::Database::Mode::kReadWriteCreate),
-      insert_(prepared(db_).prepare("INSERT INTO visits(record_id, case_id, body) VALUES (?, ?, ?)")) {}
+      insert_(
+          prepared(db_).prepare("INSERT INTO visits(record_id, case_id, body) VALUES (?, ?, ?)")) {}
 
 void PlainTable::insert(const PlainRow& row) {
   const auto* body = reinterpret_cast<const std::uint8_t*>(row.body.data());

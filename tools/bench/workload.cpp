@@ -21,10 +21,14 @@ std::string observations(std::size_t visit_number) {
 
 nlohmann::json plain_value(const Value& value) {
   switch (value.type()) {
-    case ValueType::kBool: return value.as_bool();
-    case ValueType::kText: return value.as_text();
-    case ValueType::kTimestamp: return format_timestamp(value.as_timestamp());
-    default: return value.describe();
+    case ValueType::kBool:
+      return value.as_bool();
+    case ValueType::kText:
+      return value.as_text();
+    case ValueType::kTimestamp:
+      return format_timestamp(value.as_timestamp());
+    default:
+      return value.describe();
   }
 }
 
@@ -78,7 +82,8 @@ SyncResponse VisitWorkload::caseload_page() {
     const CaseId& case_id = cases_[i];
     response.changes.push_back(server_change("case", case_id, case_id, "child_name",
                                              Value::text("Child " + std::to_string(i))));
-    response.changes.push_back(server_change("case", case_id, case_id, "status", Value::text("open")));
+    response.changes.push_back(
+        server_change("case", case_id, case_id, "status", Value::text("open")));
   }
   return response;
 }

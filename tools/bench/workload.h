@@ -47,8 +47,8 @@ class VisitWorkload {
   Page pull_page(std::size_t count);
 
  private:
-  Change server_change(const std::string& collection, const RecordId& record,
-                       const CaseId& case_id, const std::string& field, Value value);
+  Change server_change(const std::string& collection, const RecordId& record, const CaseId& case_id,
+                       const std::string& field, Value value);
 
   std::vector<CaseId> cases_;
   std::size_t next_case_ = 0;

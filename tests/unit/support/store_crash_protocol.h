@@ -10,8 +10,9 @@
 // Report lines, each written with one write(2) so that a SIGKILL never leaves half a line:
 //   ready                          the store is open and unlocked; writing starts
 //   committed <serial> <id>...     write() returned: the group, with these records, is durable
-//   ack-intent <hlc>               about to acknowledge the whole outbox, whose newest stamp is <hlc>
-//   acked <hlc>                    apply_sync() returned: everything up to <hlc> is acknowledged
+//   ack-intent <hlc>               about to acknowledge the whole outbox, whose newest stamp is
+//   <hlc> acked <hlc>                    apply_sync() returned: everything up to <hlc> is
+//   acknowledged
 #pragma once
 
 #include <algorithm>
@@ -30,8 +31,7 @@ inline constexpr const char* kTagField = "crash_group";
 
 // Parent and writer open the store alike: the system clock, a cheap KDF (unlock speed is not
 // what is tested) and no auto-lock during a run.
-inline client::StoreOptions store_options(const std::string& path,
-                                          platform::KeyWrapper& wrapper) {
+inline client::StoreOptions store_options(const std::string& path, platform::KeyWrapper& wrapper) {
   client::StoreOptions options;
   options.path = path;
   options.key_wrapper = &wrapper;
