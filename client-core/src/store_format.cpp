@@ -24,13 +24,14 @@ CREATE TABLE case_keys(
   purge_pending INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
--- A record's fields (values, versions, bases, authors) sealed as one padded unit.
+-- A record's fields (values, versions, bases, authors) sealed as one padded unit. A rowid
+-- table: rows of a kilobyte or more would leave a WITHOUT ROWID b-tree two rows a page.
 CREATE TABLE records(
   record_id  BLOB PRIMARY KEY,
   case_id    BLOB NOT NULL,
   collection TEXT NOT NULL,
   sealed     BLOB NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX records_by_case ON records(case_id, collection, record_id);
 
 -- The changes of one write group for one case, sealed together, oldest first by sequence.
@@ -45,14 +46,14 @@ CREATE TABLE outbox(
 CREATE INDEX outbox_by_group ON outbox(write_group);
 CREATE INDEX outbox_by_case ON outbox(case_id);
 
--- Versions this device made that the server has not acknowledged yet.
-CREATE TABLE pending_versions(
+-- The records each unacknowledged write group of this device touched: a field whose current
+-- change belongs to one of them holds an edit nobody else has seen yet.
+CREATE TABLE pending_groups(
   record_id   BLOB NOT NULL,
-  hlc         INTEGER NOT NULL,
   write_group BLOB NOT NULL,
-  PRIMARY KEY(record_id, hlc)
+  PRIMARY KEY(record_id, write_group)
 ) WITHOUT ROWID;
-CREATE INDEX pending_by_group ON pending_versions(write_group);
+CREATE INDEX pending_by_group ON pending_groups(write_group);
 
 CREATE TABLE conflicts(
   lost_hlc    INTEGER NOT NULL,

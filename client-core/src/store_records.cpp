@@ -90,12 +90,12 @@ void Store::Impl::queue_outbox(const WriteGroupId& group, const CaseId& case_id,
       .bind_blob(6, sealed)
       .run();
   auto pending = writer_->prepare(
-      "INSERT OR REPLACE INTO pending_versions(record_id, hlc, write_group) VALUES (?, ?, ?)");
+      "INSERT OR IGNORE INTO pending_groups(record_id, write_group) VALUES (?, ?)");
+  const RecordId* last_record = nullptr;
   for (const Change& change : changes) {
-    pending.bind(1, change.record_id)
-        .bind(2, static_cast<std::int64_t>(change.version.hlc.packed()))
-        .bind(3, group)
-        .run();
+    if (last_record && *last_record == change.record_id) continue;  // changes come by record
+    pending.bind(1, change.record_id).bind(2, group).run();
+    last_record = &change.record_id;
   }
 }
 

@@ -64,9 +64,8 @@ void Store::Impl::apply_change(const Change& change, SyncApplied& applied,
     // A pulled change overrode this device's own edit without having seen it: if that edit is
     // not yet acknowledged, nobody else knows it, so it goes to the conflict queue at once.
     auto pending = writer_->prepare(
-        "SELECT 1 FROM pending_versions WHERE record_id = ? AND hlc = ?");
-    pending.bind(1, change.record_id)
-        .bind(2, static_cast<std::int64_t>(current->second.version.hlc.packed()));
+        "SELECT 1 FROM pending_groups WHERE record_id = ? AND write_group = ?");
+    pending.bind(1, change.record_id).bind(2, current->second.write_group);
     if (pending.step()) {
       save_conflict({change.collection, change.record_id, change.case_id, change.field,
                      side_of(current->second), side_of(change)},
@@ -150,7 +149,7 @@ void Store::Impl::apply_rejection(const Rejection& rejection) {
   }
   auto remove_outbox = writer_->prepare("DELETE FROM outbox WHERE write_group = ?");
   remove_outbox.bind(1, rejection.write_group).run();
-  auto remove_pending = writer_->prepare("DELETE FROM pending_versions WHERE write_group = ?");
+  auto remove_pending = writer_->prepare("DELETE FROM pending_groups WHERE write_group = ?");
   remove_pending.bind(1, rejection.write_group).run();
 }
 
@@ -178,7 +177,7 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
     if (response.server_time_ms > 0) hlc_.anchor_to_server(response.server_time_ms);
 
     auto ack_group = writer_->prepare("DELETE FROM outbox WHERE write_group = ?");
-    auto ack_pending = writer_->prepare("DELETE FROM pending_versions WHERE write_group = ?");
+    auto ack_pending = writer_->prepare("DELETE FROM pending_groups WHERE write_group = ?");
     for (const WriteGroupId& group : response.acks) {
       ack_group.bind(1, group).run();
       if (writer_->changes() > 0) ++applied.acked_groups;

@@ -46,7 +46,37 @@ Database::Database(const std::string& path, Mode mode) {
   sqlite3_busy_timeout(db_, 10'000);
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (auto& [sql, statement] : idle_statements_) sqlite3_finalize(statement);
+  sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* Database::take_statement(const std::string& sql) {
+  if (auto it = idle_statements_.find(sql); it != idle_statements_.end()) {
+    sqlite3_stmt* statement = it->second;
+    idle_statements_.erase(it);
+    return statement;
+  }
+  sqlite3_stmt* statement = nullptr;
+  check(db_, sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr),
+        "prepare");
+  return statement;
+}
+
+void Database::give_back_statement(const std::string& sql, sqlite3_stmt* statement) noexcept {
+  // Reset ends the statement's read of the database, so no transaction is left open by it.
+  sqlite3_reset(statement);
+  sqlite3_clear_bindings(statement);
+  if (idle_statements_.size() >= kMaxCachedStatements) {
+    sqlite3_finalize(statement);
+    return;
+  }
+  try {
+    idle_statements_.emplace(sql, statement);
+  } catch (...) {
+    sqlite3_finalize(statement);  // out of memory: simply not cached
+  }
+}
 
 void Database::exec(std::string_view sql) {
   char* error = nullptr;
@@ -59,7 +89,7 @@ void Database::exec(std::string_view sql) {
   }
 }
 
-Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
+Statement Database::prepare(std::string_view sql) { return Statement(*this, sql); }
 std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
 std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
@@ -73,14 +103,17 @@ void Database::set_user_version(int version) {
   exec("PRAGMA user_version = " + std::to_string(version));
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  check(db_, sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr),
-        "prepare");
+Statement::Statement(Database& owner, std::string_view sql)
+    : owner_(&owner), db_(owner.db_), sql_(sql) {
+  stmt_ = owner_->take_statement(sql_);
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (stmt_) owner_->give_back_statement(sql_, stmt_);
+}
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+Statement::Statement(Statement&& other) noexcept
+    : owner_(other.owner_), db_(other.db_), sql_(std::move(other.sql_)), stmt_(other.stmt_) {
   other.stmt_ = nullptr;
 }
 

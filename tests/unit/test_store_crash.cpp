@@ -7,8 +7,8 @@
 //   - the outbox matches the records: each queued change is the field's current version unless a
 //     later queued change of the field superseded it; each of this device's versions not yet
 //     acknowledged is queued; nothing acknowledged is still queued; an acknowledgement cut short
-//     by the kill took effect whole or not at all; the index of unacknowledged versions
-//     (pending_versions) is the outbox's;
+//     by the kill took effect whole or not at all; the index of unacknowledged groups
+//     (pending_groups) is the outbox's;
 //   - every group the writer reported as committed is there: write() returns only once its
 //     transaction is committed. (A killed process leaves the kernel's page cache behind, so this
 //     cannot show what synchronous = FULL adds: surviving a power cut.)
@@ -307,14 +307,14 @@ class CrashAudit {
     }
   }
 
-  void check_pending_index(const std::set<std::pair<RecordId, std::uint64_t>>& pending_versions) {
-    std::set<std::pair<RecordId, std::uint64_t>> expected;
-    for (const FieldVersion& queued : view_.queued) {
-      expected.insert({queued.record, queued.version.hlc.packed()});
+  void check_pending_index(const std::set<std::pair<RecordId, WriteGroupId>>& pending_groups) {
+    std::set<std::pair<RecordId, WriteGroupId>> expected;
+    for (const client::OutboxEntry& entry : view_.outbox) {
+      for (const Change& change : entry.group.changes) expected.insert({change.record_id, entry.group.id});
     }
-    if (pending_versions != expected) {
-      problem("pending_versions holds " + std::to_string(pending_versions.size()) +
-              " versions, the outbox " + std::to_string(expected.size()) + " (or other ones)");
+    if (pending_groups != expected) {
+      problem("pending_groups holds " + std::to_string(pending_groups.size()) +
+              " entries, the outbox " + std::to_string(expected.size()) + " (or other ones)");
     }
   }
 
@@ -373,14 +373,12 @@ std::string integrity_check(const std::string& path) {
   return result;
 }
 
-std::set<std::pair<RecordId, std::uint64_t>> pending_versions(const std::string& path) {
+std::set<std::pair<RecordId, WriteGroupId>> pending_groups(const std::string& path) {
   sqlite::Database db(path, sqlite::Database::Mode::kReadOnly);
-  auto select = db.prepare("SELECT record_id, hlc FROM pending_versions");
-  std::set<std::pair<RecordId, std::uint64_t>> versions;
-  while (select.step()) {
-    versions.insert({select.column_uuid(0), static_cast<std::uint64_t>(select.column_int(1))});
-  }
-  return versions;
+  auto select = db.prepare("SELECT record_id, write_group FROM pending_groups");
+  std::set<std::pair<RecordId, WriteGroupId>> groups;
+  while (select.step()) groups.insert({select.column_uuid(0), select.column_uuid(1)});
+  return groups;
 }
 
 std::uint64_t seed_from_environment() {
@@ -452,7 +450,7 @@ StoreView reopen_and_audit(const std::string& path, platform::KeyWrapper& wrappe
   audit.check_groups_whole_in_outbox();
   audit.check_outbox_matches_records();
   audit.check_unacknowledged_versions_queued();
-  audit.check_pending_index(pending_versions(path));
+  audit.check_pending_index(pending_groups(path));
   audit.check_committed_groups_durable();
   const auto& problems = audit.problems();
   std::string report;

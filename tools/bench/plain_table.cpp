@@ -14,7 +14,7 @@ sqlite::Database& prepared(sqlite::Database& db) {
       record_id BLOB PRIMARY KEY,
       case_id   BLOB NOT NULL,
       body      BLOB NOT NULL
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX visits_by_case ON visits(case_id, record_id);
   )sql");
   return db;

@@ -2,12 +2,18 @@
 // backend: connections, prepared statements with typed binding, and transactions that roll back
 // unless committed. Every failure becomes Error(ErrorDomain::kSqlite, result code, message).
 //
+// A connection compiles each SQL text once and keeps the compiled statement for reuse: compiling
+// costs more than running the small statements a store runs on every write. A Statement handed
+// out by prepare() goes back to its connection, reset and unbound, when it is destroyed, so it
+// must not outlive the Database.
+//
 // Threading: a Database and its statements belong to one thread at a time; callers that share a
 // connection guard it with their own mutex (SQLite's own serialisation is not relied upon).
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -31,6 +37,7 @@ class Database {
 
   // Runs one or more statements that return no rows.
   void exec(std::string_view sql);
+  // A statement for `sql`, compiled on first use and reused after.
   Statement prepare(std::string_view sql);
   std::int64_t changes() const;
   std::int64_t last_insert_rowid() const;
@@ -40,13 +47,20 @@ class Database {
   sqlite3* handle() const { return db_; }
 
  private:
+  friend class Statement;
+  static constexpr std::size_t kMaxCachedStatements = 64;
+  sqlite3_stmt* take_statement(const std::string& sql);
+  void give_back_statement(const std::string& sql, sqlite3_stmt* statement) noexcept;
+
   sqlite3* db_ = nullptr;
+  // Compiled statements not in use, reset and unbound; a text in use twice at once gets a second.
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle_statements_;
 };
 
 // A prepared statement. bind() indexes start at 1, column() indexes at 0, as in SQLite.
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql);
+  Statement(Database& owner, std::string_view sql);
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
@@ -72,7 +86,9 @@ class Statement {
   Uuid column_uuid(int column) const;  // Error(kIntegrity) when not 16 bytes
 
  private:
+  Database* owner_;
   sqlite3* db_;
+  std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
