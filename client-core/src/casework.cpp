@@ -2,6 +2,7 @@
 #include "fieldsync/client/casework.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "fieldsync/error.h"
 
@@ -43,12 +44,13 @@ std::vector<Record> Casework::caseload() {
       cases.push_back(std::move(*record));
     }
   }
-  std::sort(cases.begin(), cases.end(), [](const Record& a, const Record& b) {
-    const Value* name_a = a.get("child_name");
-    const Value* name_b = b.get("child_name");
-    if (name_a && name_b && *name_a != *name_b) return *name_a < *name_b;
-    return a.id < b.id;
-  });
+  // Named cases first, by name; a case whose name has not arrived yet after them, by id.
+  const auto sort_key = [](const Record& record) {
+    const Value* name = record.get("child_name");
+    return std::tuple(name == nullptr, name ? *name : Value(), record.id);
+  };
+  std::sort(cases.begin(), cases.end(),
+            [&](const Record& a, const Record& b) { return sort_key(a) < sort_key(b); });
   return cases;
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 
 #include "fieldsync/error.h"
 #include "fieldsync/platform/key_wrapper.h"
@@ -287,8 +288,14 @@ void Store::Impl::wipe() {
     case_keys_.clear();
     state_ = StoreState::kWiped;
   }
-  // First the platform secret: from here on no copy of the file can be unlocked.
-  wrapper_.destroy();
+  // First the platform secret: from here on no copy of the file can be unlocked. Should the
+  // platform fail, the keys and files still go, and the failure is reported after.
+  std::exception_ptr platform_failure;
+  try {
+    wrapper_.destroy();
+  } catch (...) {
+    platform_failure = std::current_exception();
+  }
   if (writer_) {
     try {
       writer_->exec("DELETE FROM meta WHERE key IN ('wrapped_store_key', "
@@ -303,6 +310,7 @@ void Store::Impl::wipe() {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
     remove_file_if_present(options_.path + suffix);
   }
+  if (platform_failure) std::rethrow_exception(platform_failure);
 }
 
 const crypto::SecretKey& Store::Impl::store_key_locked() const {
@@ -328,7 +336,13 @@ std::optional<crypto::SecretKey> Store::Impl::case_key(sqlite::Database& db,
 }
 
 crypto::SecretKey Store::Impl::case_key_or_create(const CaseId& case_id) {
-  if (auto key = case_key(*writer_, case_id)) return std::move(*key);
+  // The row decides, not the cache: a key cached by a transaction that then rolled back has no
+  // row, and data sealed with it would be lost at the next lock.
+  auto stored = writer_->prepare("SELECT 1 FROM case_keys WHERE case_id = ?");
+  stored.bind(1, case_id);
+  if (stored.step()) {
+    if (auto key = case_key(*writer_, case_id)) return std::move(*key);
+  }
   crypto::SecretKey key = crypto::SecretKey::random();
   Bytes wrapped;
   {

@@ -142,6 +142,13 @@ WriteGroupId Store::Impl::write(const std::vector<RecordWrite>& writes,
     for (const auto& [name, value] : write.fields) {
       auto current = state.fields.find(name);
       const auto extra = extra_bases.find({write.record_id, name});
+      if (extra != extra_bases.end() && current != state.fields.end() &&
+          !extra->second.contains(current->second.version)) {
+        // A resolution names the winner its author saw; a sync brought a newer one since.
+        throw Error(ErrorCode::kInvalidArgument,
+                    write.collection + "." + name +
+                        " changed since the conflict was read: look at it again");
+      }
       const bool unchanged = current != state.fields.end() && current->second.value == value;
       if (unchanged && extra == extra_bases.end()) continue;
       Change change;
@@ -180,6 +187,8 @@ WriteGroupId Store::Impl::write(const std::vector<RecordWrite>& writes,
 std::optional<Record> Store::Impl::record(const RecordId& id) {
   std::lock_guard read_lock(read_mutex_);
   require_access();
+  // One snapshot: a purge committing between a row and its case key must not show.
+  sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Kind::kRead);
   auto state = load_record(*reader_, id);
   if (!state) return std::nullopt;
   return state->to_record(id);
@@ -188,6 +197,8 @@ std::optional<Record> Store::Impl::record(const RecordId& id) {
 std::vector<Record> Store::Impl::records(const CaseId& case_id, std::string_view collection) {
   std::lock_guard read_lock(read_mutex_);
   require_access();
+  // One snapshot: a purge committing between a row and its case key must not show.
+  sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Kind::kRead);
   std::vector<RecordId> ids;
   {
     auto select = reader_->prepare(
@@ -269,6 +280,8 @@ void Store::Impl::save_conflict(const Conflict& conflict, bool local_edit) {
 std::vector<LocalConflict> Store::Impl::conflicts() {
   std::lock_guard read_lock(read_mutex_);
   require_access();
+  // One snapshot: a purge committing between a row and its case key must not show.
+  sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Kind::kRead);
   std::vector<LocalConflict> conflicts;
   auto select = reader_->prepare(
       "SELECT lost_hlc, lost_origin, case_id, local_edit, sealed FROM conflicts "
@@ -289,6 +302,8 @@ std::vector<LocalConflict> Store::Impl::conflicts() {
 std::vector<RejectedGroup> Store::Impl::rejections() {
   std::lock_guard read_lock(read_mutex_);
   require_access();
+  // One snapshot: a purge committing between a row and its case key must not show.
+  sqlite::Transaction snapshot(*reader_, sqlite::Transaction::Kind::kRead);
   std::map<WriteGroupId, RejectedGroup> by_group;
   auto select = reader_->prepare(
       "SELECT write_group, case_id, rejected_at, sealed FROM rejections ORDER BY rejected_at");

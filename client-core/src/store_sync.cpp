@@ -169,7 +169,7 @@ bool Store::Impl::purge_case_if_settled(const CaseId& case_id) {
 SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
   SyncApplied applied;
   bool wipe_now = false;
-  bool purged = false;
+  std::vector<CaseId> purged;
   {
     std::lock_guard write_lock(write_mutex_);
     require_access(/*sync_allowed=*/true);
@@ -223,9 +223,15 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
           break;
         }
         case DirectiveKind::kWipe:
-        case DirectiveKind::kRetire:
           wipe_now = true;
           break;
+        case DirectiveKind::kRetire: {
+          // Gentle: only once every queued group has reached the server. Until then the
+          // directive stays unacknowledged, the server repeats it, and the next sync pushes on.
+          auto queued = writer_->prepare("SELECT 1 FROM outbox LIMIT 1");
+          if (!queued.step()) wipe_now = true;
+          break;
+        }
         case DirectiveKind::kUpgradeRequired:
           record_ack.bind(1, static_cast<std::int64_t>(directive.id)).run();
           break;
@@ -241,7 +247,7 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
       for (const auto& [case_id, directive_id] : pending) {
         if (purge_case_if_settled(case_id)) {
           record_ack.bind(1, directive_id).run();
-          purged = true;
+          purged.push_back(case_id);
         }
       }
     }
@@ -250,7 +256,12 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
     set_meta_int(kLastSyncKey, clock_source_.wall_ms());
     persist_clock();
     transaction.commit();
-    if (purged) writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");  // old pages leave the WAL
+    if (!purged.empty()) {
+      writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");  // old pages leave the WAL
+      // A read on the other connection may have cached a purged key while the purge ran.
+      std::lock_guard keys_lock(keys_mutex_);
+      for (const CaseId& case_id : purged) case_keys_.erase(case_id);
+    }
   }
   {
     std::lock_guard keys_lock(keys_mutex_);

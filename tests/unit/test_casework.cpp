@@ -389,3 +389,63 @@ TEST_CASE("A wipe directive destroys the store", "[sync][security]") {
   CHECK(fixture.store->state() == client::StoreState::kWiped);
   CHECK_FALSE(std::filesystem::exists(path));
 }
+
+TEST_CASE("A failed write leaves no phantom case key behind", "[casework][keys]") {
+  StoreFixture fixture;
+  const CaseId fresh_case = Uuid::random_v4();  // new to this device: its key is made on write
+  const RecordId visit = fixture.store->new_record_id();
+  const Store::RecordWrite write{"visit", visit, fresh_case, seen_alone_visit("kept")};
+  CHECK_THROWS_AS(fixture.store->write_records({write, write}), Error);  // rolled back
+  fixture.store->write_record(write);
+  fixture.store->lock();  // the in-memory keys go; only what was stored remains
+  REQUIRE(fixture.store->unlock(StoreFixture::kPasscode).outcome ==
+          client::UnlockOutcome::kUnlocked);
+  CHECK(fixture.store->record(visit)->get("observations")->as_text() == "kept");
+  CHECK(fixture.store->outbox().size() == 1);
+}
+
+TEST_CASE("Retire wipes only once every queued group has reached the server", "[sync]") {
+  StoreFixture fixture;
+  const std::string path = fixture.options().path;
+  const CaseId case_id = fixture.receive_case("Lou");
+  Casework(*fixture.store).record_visit(case_id, seen_alone_visit("final work"));
+
+  SyncResponse retire;
+  retire.directives = {{3, DirectiveKind::kRetire, {}, "device retired"}};
+  CHECK_FALSE(fixture.store->apply_sync(retire).wiped);  // the visit has not been pushed
+  CHECK(fixture.store->record(fixture.store->outbox().at(0).group.changes.at(0).record_id));
+
+  SyncResponse final_push = ack_everything(*fixture.store, fixture.clock.wall_ms());
+  final_push.directives = retire.directives;
+  CHECK(fixture.store->apply_sync(final_push).wiped);
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("The caseload lists cases whose name has not arrived yet after the named ones",
+          "[casework]") {
+  StoreFixture fixture;
+  std::vector<CaseId> unnamed;
+  SyncResponse page;
+  for (int i = 0; i < 40; ++i) {
+    const CaseId case_id = Uuid::random_v4();
+    const Hlc stamp(1'709'000'000'000 + static_cast<std::uint64_t>(i), 0);
+    page.changes.push_back(
+        server_change("case", case_id, case_id, "status", Value::text("open"), stamp));
+    if (i % 3 == 0) {
+      unnamed.push_back(case_id);
+    } else {
+      page.changes.push_back(server_change("case", case_id, case_id, "child_name",
+                                           Value::text("Child " + std::to_string(40 - i)),
+                                           stamp.successor()));
+    }
+  }
+  fixture.store->apply_sync(page);
+  const auto caseload = Casework(*fixture.store).caseload();
+  REQUIRE(caseload.size() == 40);
+  for (std::size_t i = 1; i < caseload.size(); ++i) {
+    const Value* before = caseload[i - 1].get("child_name");
+    const Value* after = caseload[i].get("child_name");
+    if (before && after) CHECK(*before <= *after);
+    CHECK_FALSE((!before && after));  // unnamed ones come last
+  }
+}
