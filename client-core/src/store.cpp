@@ -336,13 +336,7 @@ std::optional<crypto::SecretKey> Store::Impl::case_key(sqlite::Database& db,
 }
 
 crypto::SecretKey Store::Impl::case_key_or_create(const CaseId& case_id) {
-  // The row decides, not the cache: a key cached by a transaction that then rolled back has no
-  // row, and data sealed with it would be lost at the next lock.
-  auto stored = writer_->prepare("SELECT 1 FROM case_keys WHERE case_id = ?");
-  stored.bind(1, case_id);
-  if (stored.step()) {
-    if (auto key = case_key(*writer_, case_id)) return std::move(*key);
-  }
+  if (auto key = case_key(*writer_, case_id)) return std::move(*key);
   crypto::SecretKey key = crypto::SecretKey::random();
   Bytes wrapped;
   {
@@ -350,9 +344,28 @@ crypto::SecretKey Store::Impl::case_key_or_create(const CaseId& case_id) {
     wrapped = KeyVault::wrap_case_key(store_key_locked(), store_id_, case_id, key);
     case_keys_.insert_or_assign(case_id, key.clone());
   }
+  keys_created_.push_back(case_id);  // forgotten again should the transaction roll back
   auto insert = writer_->prepare("INSERT INTO case_keys(case_id, wrapped_key) VALUES (?, ?)");
   insert.bind(1, case_id).bind_blob(2, wrapped).run();
   return key;
+}
+
+Store::Impl::WriteTransaction::WriteTransaction(Impl& impl)
+    : impl_(impl), transaction_(*impl.writer_) {
+  impl_.keys_created_.clear();
+}
+
+Store::Impl::WriteTransaction::~WriteTransaction() {
+  if (!committed_) {
+    std::lock_guard keys_lock(impl_.keys_mutex_);
+    for (const CaseId& case_id : impl_.keys_created_) impl_.case_keys_.erase(case_id);
+  }
+  impl_.keys_created_.clear();
+}
+
+void Store::Impl::WriteTransaction::commit() {
+  transaction_.commit();
+  committed_ = true;
 }
 
 Bytes Store::Impl::seal(const crypto::SecretKey& key, SealPurpose purpose,

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "fieldsync/client/store.h"
 #include "fieldsync/crypto.h"
@@ -65,6 +66,23 @@ class Store::Impl {
   void require_access(bool sync_allowed = false);
   // For counts that reveal nothing and need no keys: only a wiped store refuses them.
   void require_not_wiped();
+
+  // A transaction on the writer connection (write_mutex_ held) that, should it roll back, also
+  // drops from the key cache the case keys it created: a cached key whose row was rolled back
+  // would seal data that nobody could open after the next lock.
+  class WriteTransaction {
+   public:
+    explicit WriteTransaction(Impl& impl);
+    ~WriteTransaction();
+    WriteTransaction(const WriteTransaction&) = delete;
+    WriteTransaction& operator=(const WriteTransaction&) = delete;
+    void commit();
+
+   private:
+    Impl& impl_;
+    sqlite::Transaction transaction_;
+    bool committed_ = false;
+  };
 
   // --- keys (store.cpp) ---
   // The data key of a case: from the cache, or unwrapped from `db`. nullopt when the case has
@@ -126,6 +144,7 @@ class Store::Impl {
 
   std::mutex write_mutex_;
   std::unique_ptr<sqlite::Database> writer_;  // guarded by write_mutex_
+  std::vector<CaseId> keys_created_;          // in the open write transaction; write_mutex_
   std::mutex read_mutex_;
   std::unique_ptr<sqlite::Database> reader_;  // guarded by read_mutex_
 

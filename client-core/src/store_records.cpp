@@ -109,7 +109,7 @@ WriteGroupId Store::Impl::write(const std::vector<RecordWrite>& writes,
   if (writes.empty()) throw Error(ErrorCode::kInvalidArgument, "nothing to write");
   std::lock_guard write_lock(write_mutex_);
   require_access();
-  sqlite::Transaction transaction(*writer_);
+  WriteTransaction transaction(*this);
   const WriteGroupId group = ids_.next();
   auto next_seq = static_cast<std::uint64_t>(meta_int(*writer_, kNextSeqKey, 1));
   std::map<CaseId, std::vector<Change>> by_case;

@@ -173,7 +173,7 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
   {
     std::lock_guard write_lock(write_mutex_);
     require_access(/*sync_allowed=*/true);
-    sqlite::Transaction transaction(*writer_);
+    WriteTransaction transaction(*this);
     if (response.server_time_ms > 0) hlc_.anchor_to_server(response.server_time_ms);
 
     auto ack_group = writer_->prepare("DELETE FROM outbox WHERE write_group = ?");
