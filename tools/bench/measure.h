@@ -3,19 +3,15 @@
 // scratch directory that disappears with the run. Single-threaded.
 #pragma once
 
-#include <stdlib.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstddef>
-#include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "bench_report.h"
+#include "fieldsync/dev/scratch_dir.h"
 
 namespace fieldsync::bench {
 
@@ -55,30 +51,7 @@ inline void in_rounds(const std::string& mode, const std::string& what, std::siz
   }
 }
 
-// A fresh directory inside `parent`, removed with its contents at the end of the run. The figures
-// depend on the file system (fsync above all), so the caller chooses where it goes.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::filesystem::path& parent) {
-    std::string pattern = (parent / "fieldsync-bench-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) {
-      throw std::system_error(errno, std::generic_category(),
-                              "cannot create a scratch directory in " + parent.string());
-    }
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+// The figures depend on the file system (fsync above all), so the caller chooses where it goes.
+using ScratchDir = dev::ScratchDir;
 
 }  // namespace fieldsync::bench

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fieldsync/dev/server_change.h"
+
 namespace fieldsync::bench {
 namespace {
 
@@ -64,16 +66,9 @@ PlainRow VisitWorkload::plain_row(const Visit& visit) {
 Change VisitWorkload::server_change(const std::string& collection, const RecordId& record,
                                     const CaseId& case_id, const std::string& field, Value value) {
   server_clock_ = server_clock_.successor();
-  Change change;
-  change.collection = collection;
-  change.record_id = record;
-  change.case_id = case_id;
-  change.field = field;
-  change.value = std::move(value);
-  change.version = {server_clock_, server_};
-  change.author = "worker";
-  change.write_group = record;  // one group per record, as the worker wrote it
-  return change;
+  // One group per record, as the worker wrote it.
+  return dev::server_change(collection, record, case_id, field, std::move(value),
+                            {server_clock_, server_}, record, "worker");
 }
 
 SyncResponse VisitWorkload::caseload_page() {

@@ -4,14 +4,14 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "demo_hub.h"
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
+#include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/error.h"
 #include "fieldsync/platform/key_wrapper.h"
 #include "fieldsync/wire_codec.h"
@@ -96,11 +96,6 @@ struct Device {
     return applied;
   }
 };
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string observations_of(Device& device, const RecordId& visit) {
   const auto record = device.store->record(visit);
@@ -225,7 +220,7 @@ int tell_story(const std::filesystem::path& dir, Narrator& n) {
 
   n.step("At rest, the stores hold ciphertext only");
   for (Device* device : {&amira, &ben, &carol}) {
-    const std::string raw = read_all(device->path()) + read_all(device->path() + "-wal");
+    const std::string raw = dev::read_file(device->path()) + dev::read_file(device->path() + "-wal");
     n.check(raw.find("Jordan") == std::string::npos && raw.find("Ellis") == std::string::npos,
             device->person + "'s store file (" + std::to_string(raw.size()) +
                 " bytes) never contains the child's name");
@@ -236,14 +231,14 @@ int tell_story(const std::filesystem::path& dir, Narrator& n) {
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
+  std::optional<dev::ScratchDir> scratch;
   std::filesystem::path dir;
   if (!options.keep_dir.empty()) {
     dir = options.keep_dir;
     std::filesystem::create_directories(dir);
   } else {
-    std::string pattern = (std::filesystem::temp_directory_path() / "fieldsync-demo-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot make a temporary directory");
-    dir = pattern;
+    scratch.emplace(std::filesystem::temp_directory_path(), "fieldsync-demo");
+    dir = scratch->path();
   }
   std::printf("fieldsync demo: one child's visit, three people, patchy signal\n");
   std::printf("(the sync server is not built yet: an in-process stand-in plays its part)\n");
@@ -255,12 +250,7 @@ int run_demo(const DemoOptions& options) {
     std::fprintf(stderr, "demo failed: %s\n", error.what());
     failures = 1;
   }
-  if (options.keep_dir.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  } else {
-    std::printf("\nStores kept in %s\n", dir.string().c_str());
-  }
+  if (!scratch) std::printf("\nStores kept in %s\n", dir.string().c_str());
   std::printf("\n%s\n", failures == 0 ? "demo: every check held" : "demo: some checks FAILED");
   return failures == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // DemoHub: accept, merge, answer. See demo_hub.h for what it leaves to the real server.
 #include "demo_hub.h"
 
+#include "fieldsync/dev/server_change.h"
 #include "fieldsync/wire_codec.h"
 
 namespace fieldsync::demo {
@@ -16,16 +17,8 @@ void DemoHub::create_case(const CaseId& case_id,
                           const std::vector<std::pair<std::string, Value>>& fields) {
   const WriteGroupId group = Uuid::random_v4();
   for (const auto& [name, value] : fields) {
-    Change change;
-    change.collection = "case";
-    change.record_id = case_id;
-    change.case_id = case_id;
-    change.field = name;
-    change.value = value;
-    change.version = {hlc_.now(), origin_};
-    change.write_group = group;
-    change.author = "admin";
-    accept(change);
+    accept(dev::server_change("case", case_id, case_id, name, value, {hlc_.now(), origin_}, group,
+                              "admin"));
   }
 }
 

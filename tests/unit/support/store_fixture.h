@@ -3,44 +3,20 @@
 // sync, a visit's fields).
 #pragma once
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
+#include "fieldsync/dev/scratch_dir.h"
+#include "fieldsync/dev/server_change.h"
 #include "fieldsync/platform/key_wrapper.h"
 
 namespace fieldsync::testing {
 
-// A fresh directory under the system's temp dir, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "fieldsync-test-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using dev::read_file;
+using TempDir = dev::ScratchDir;
 
 inline const OriginId kServerOrigin = *Uuid::parse("00000000-0000-4000-8000-0000000000aa");
 
@@ -48,17 +24,8 @@ inline const OriginId kServerOrigin = *Uuid::parse("00000000-0000-4000-8000-0000
 inline Change server_change(const std::string& collection, const RecordId& record,
                             const CaseId& case_id, const std::string& field, Value value, Hlc hlc,
                             VersionSet base = {}) {
-  Change change;
-  change.collection = collection;
-  change.record_id = record;
-  change.case_id = case_id;
-  change.field = field;
-  change.value = std::move(value);
-  change.version = {hlc, kServerOrigin};
-  change.base = std::move(base);
-  change.author = "admin";
-  change.write_group = Uuid::random_v4();
-  return change;
+  return dev::server_change(collection, record, case_id, field, std::move(value),
+                            {hlc, kServerOrigin}, Uuid::random_v4(), "admin", std::move(base));
 }
 
 // A store on a fake clock, as a device right after enrolment.
