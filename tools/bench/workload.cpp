@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fieldsync/dev/server_change.h"
+#include "fieldsync/dev/make_change.h"
 
 namespace fieldsync::bench {
 namespace {
@@ -67,8 +67,8 @@ Change VisitWorkload::server_change(const std::string& collection, const RecordI
                                     const CaseId& case_id, const std::string& field, Value value) {
   server_clock_ = server_clock_.successor();
   // One group per record, as the worker wrote it.
-  return dev::server_change(collection, record, case_id, field, std::move(value),
-                            {server_clock_, server_}, record, "worker");
+  return dev::make_change(collection, record, case_id, field, std::move(value),
+                          {server_clock_, server_}, record, "worker");
 }
 
 SyncResponse VisitWorkload::caseload_page() {

@@ -1,7 +1,7 @@
 // DemoHub: accept, merge, answer. See demo_hub.h for what it leaves to the real server.
 #include "demo_hub.h"
 
-#include "fieldsync/dev/server_change.h"
+#include "fieldsync/dev/make_change.h"
 #include "fieldsync/wire_codec.h"
 
 namespace fieldsync::demo {
@@ -17,8 +17,8 @@ void DemoHub::create_case(const CaseId& case_id,
                           const std::vector<std::pair<std::string, Value>>& fields) {
   const WriteGroupId group = Uuid::random_v4();
   for (const auto& [name, value] : fields) {
-    accept(dev::server_change("case", case_id, case_id, name, value, {hlc_.now(), origin_}, group,
-                              "admin"));
+    accept(dev::make_change("case", case_id, case_id, name, value, {hlc_.now(), origin_}, group,
+                            "admin"));
   }
 }
 

@@ -9,8 +9,8 @@
 
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
+#include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_dir.h"
-#include "fieldsync/dev/server_change.h"
 #include "fieldsync/platform/key_wrapper.h"
 
 namespace fieldsync::testing {
@@ -24,8 +24,8 @@ inline const OriginId kServerOrigin = *Uuid::parse("00000000-0000-4000-8000-0000
 inline Change server_change(const std::string& collection, const RecordId& record,
                             const CaseId& case_id, const std::string& field, Value value, Hlc hlc,
                             VersionSet base = {}) {
-  return dev::server_change(collection, record, case_id, field, std::move(value),
-                            {hlc, kServerOrigin}, Uuid::random_v4(), "admin", std::move(base));
+  return dev::make_change(collection, record, case_id, field, std::move(value),
+                          {hlc, kServerOrigin}, Uuid::random_v4(), "admin", std::move(base));
 }
 
 // A store on a fake clock, as a device right after enrolment.

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "fieldsync/dev/make_change.h"
 #include "fieldsync/sync_messages.h"
 #include "fieldsync/wire_codec.h"
 
@@ -33,17 +34,8 @@ inline constexpr Hlc kVisitStamp{1'709'285'400'123, 0};  // 2024-03-01T09:30:00.
 inline Change make_change(std::string collection, RecordId record, CaseId case_id,
                           std::string field, Value value, Version version, std::uint64_t seq,
                           WriteGroupId group, std::string author = {}) {
-  Change change;
-  change.collection = std::move(collection);
-  change.record_id = record;
-  change.case_id = case_id;
-  change.field = std::move(field);
-  change.value = std::move(value);
-  change.version = version;
-  change.device_seq = seq;
-  change.write_group = group;
-  change.author = std::move(author);
-  return change;
+  return dev::make_change(std::move(collection), record, case_id, std::move(field),
+                          std::move(value), version, group, std::move(author), {}, seq);
 }
 
 // A new visit as a device records it: 8 fields, one a 1 KB observation, stamped in a row.
