@@ -1,6 +1,7 @@
-// The C API (fieldsync.h) over Store and Casework. Every function is noexcept and runs its body
-// through guarded(), the one place where exceptions become a fieldsync_error. A store handle owns
-// the Store, its Casework, the key wrapper the Store uses, and the event callback.
+// The C API (fieldsync.h) over Store, Casework and the sync engine. Every function is noexcept and
+// runs its body through guarded(), the one place where exceptions become a fieldsync_error. A
+// store handle owns the Store, its Casework, the key wrapper the Store uses, and the event
+// callback. The C++ side of transports, enrolment and sync is in capi_sync.cpp.
 //
 // Events: the Store has no callbacks, so each store call compares the store's state before and
 // after it with the state last reported, and reports a change as an event on the calling thread.
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -21,8 +23,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "capi_sync.h"
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
+#include "fieldsync/client/sync_engine.h"
 #include "fieldsync/error.h"
 #include "fieldsync/platform/key_wrapper.h"
 #include "record_json.h"
@@ -44,11 +48,11 @@ using fieldsync::client::Casework;
 using fieldsync::client::child_visits_from_json;
 using fieldsync::client::DeviceIdentity;
 using fieldsync::client::Fields;
-using fieldsync::client::fields_from_json;
+using fieldsync::fields_from_json;
 using fieldsync::client::list_to_json;
 using fieldsync::client::local_conflict_to_json;
 using fieldsync::client::outbox_entry_to_json;
-using fieldsync::client::parse_argument_json;
+using fieldsync::parse_json_argument;
 using fieldsync::client::record_to_json;
 using fieldsync::client::rejected_group_to_json;
 using fieldsync::client::Store;
@@ -93,6 +97,11 @@ static_assert(c_value(ErrorCode::kLocked) == FIELDSYNC_ERR_LOCKED);
 static_assert(c_value(ErrorCode::kIo) == FIELDSYNC_ERR_IO);
 static_assert(c_value(ErrorCode::kClockSkew) == FIELDSYNC_ERR_CLOCK_SKEW);
 static_assert(c_value(ErrorCode::kInternal) == FIELDSYNC_ERR_INTERNAL);
+static_assert(c_value(ErrorCode::kUnauthorized) == FIELDSYNC_ERR_UNAUTHORIZED);
+static_assert(c_value(ErrorCode::kForbidden) == FIELDSYNC_ERR_FORBIDDEN);
+static_assert(c_value(ErrorCode::kRateLimited) == FIELDSYNC_ERR_RATE_LIMITED);
+static_assert(c_value(ErrorCode::kConflict) == FIELDSYNC_ERR_CONFLICT);
+static_assert(c_value(ErrorCode::kUnavailable) == FIELDSYNC_ERR_UNAVAILABLE);
 
 // --- Errors ---
 
@@ -174,7 +183,7 @@ Uuid id_argument(const char* text, std::string_view name) {
 }
 
 json json_argument(const char* text, std::string_view name) {
-  return parse_argument_json(required(text, name), name);
+  return parse_json_argument(required(text, name), name);
 }
 
 Fields fields_argument(const char* text, std::string_view name, std::string_view collection) {
@@ -743,3 +752,106 @@ bool fieldsync_resolve_conflict(fieldsync_store* store, const char* lost_version
 }
 
 void fieldsync_string_free(char* string) noexcept { std::free(string); }
+
+// --- Server: transport, enrolment, sync ---
+
+fieldsync_transport* fieldsync_transport_new(const fieldsync_transport_callbacks* callbacks,
+                                             fieldsync_error* error) noexcept {
+  return guarded(error, nullptr, [&]() -> fieldsync_transport* {
+    if (!callbacks) throw_invalid("callbacks is NULL");
+    return new fieldsync_transport{fieldsync::capi::adopt_transport_callbacks(*callbacks)};
+  });
+}
+
+fieldsync_transport* fieldsync_transport_new_curl(const char* ca_file,
+                                                  fieldsync_error* error) noexcept {
+  return guarded(error, nullptr, [&]() -> fieldsync_transport* {
+    fieldsync::platform::CurlTransportOptions options;
+    if (ca_file) options.ca_file = ca_file;
+    options.user_agent = "fieldsync/" FIELDSYNC_VERSION_STRING;
+    return new fieldsync_transport{fieldsync::platform::make_curl_transport(options)};
+  });
+}
+
+void fieldsync_transport_free(fieldsync_transport* transport) noexcept {
+  delete transport;
+}
+
+fieldsync_store* fieldsync_enrol(const fieldsync_store_options* options,
+                                 const fieldsync_key_wrapper* key_wrapper, const char* passcode,
+                                 fieldsync_transport* transport, const char* server_url,
+                                 const char* enrolment_code, const fieldsync_client_info* client,
+                                 fieldsync_error* error) noexcept {
+  return new_handle(options, key_wrapper, error, [&](const StoreOptions& store_options) {
+    // Everything that can be checked is checked before the code is spent.
+    if (required(passcode, "passcode")[0] == '\0') throw_invalid("passcode is empty");
+    if (!transport) throw_invalid("transport is NULL");
+    if (Store::exists(store_options.path)) {
+      throw_invalid("a store already exists at " + store_options.path);
+    }
+    const fieldsync::client::Enrolment enrolment = fieldsync::client::enrol(
+        *transport->transport, required(server_url, "server_url"),
+        required(enrolment_code, "enrolment_code"), fieldsync::capi::client_info_from(client));
+    try {
+      auto store = Store::create(store_options, passcode,
+                                 DeviceIdentity{enrolment.device_id, enrolment.user_id});
+      try {
+        store->set_token(enrolment.token);
+      } catch (...) {
+        store->wipe();  // a store without its token could never sync: leave nothing behind
+        throw;
+      }
+      return store;
+    } catch (const Error& failure) {
+      throw Error(failure.domain(), failure.code(),
+                  "the server enrolled this device, but its store could not be made, and the "
+                  "enrolment code is now spent: ask for a new one (" +
+                      std::string(failure.what()) + ")");
+    }
+  });
+}
+
+fieldsync_cancel_flag* fieldsync_cancel_flag_new(void) noexcept {
+  return new (std::nothrow) fieldsync_cancel_flag;
+}
+
+void fieldsync_cancel_flag_set(fieldsync_cancel_flag* flag) noexcept {
+  if (flag) flag->cancelled.store(true);
+}
+
+void fieldsync_cancel_flag_free(fieldsync_cancel_flag* flag) noexcept {
+  delete flag;
+}
+
+void fieldsync_sync_settings_init(fieldsync_sync_settings* settings) noexcept {
+  if (settings) fieldsync::capi::sync_settings_defaults(*settings);
+}
+
+fieldsync_sync_outcome fieldsync_sync(fieldsync_store* store, fieldsync_transport* transport,
+                                      const fieldsync_sync_settings* settings,
+                                      int64_t time_limit_ms, const fieldsync_cancel_flag* cancel,
+                                      char** report_json, fieldsync_error* error) noexcept {
+  if (report_json) *report_json = nullptr;
+  return with_store(store, error, FIELDSYNC_SYNC_FAILED, [&](fieldsync_store& handle) {
+    if (!transport) throw_invalid("transport is NULL");
+    if (time_limit_ms <= 0) throw_invalid("time_limit_ms must be above 0");
+    fieldsync::client::SyncSettings sync_settings = fieldsync::capi::sync_settings_from(settings);
+    sync_settings.on_progress = [&handle](const fieldsync::client::SyncProgress& progress) {
+      for (const json& event : fieldsync::capi::progress_events(progress)) {
+        handle.events.send(event);
+      }
+    };
+    // A limit of centuries is "no limit"; clamped so the deadline cannot overflow the clock.
+    constexpr std::int64_t kLongestLimitMs = 100LL * 365 * 24 * 60 * 60 * 1000;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(std::min(time_limit_ms, kLongestLimitMs));
+    const fieldsync::client::SyncReport report =
+        fieldsync::client::sync_with_server(*handle.store, *transport->transport, sync_settings,
+                                            deadline, cancel ? &cancel->cancelled : nullptr);
+    if (report_json) *report_json = json_to_c(fieldsync::capi::report_to_json(report));
+    if (report.outcome == fieldsync::client::SyncOutcome::kFailed && report.error) {
+      throw *report.error;
+    }
+    return fieldsync::capi::outcome_to_c(report.outcome);
+  });
+}

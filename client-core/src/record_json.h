@@ -18,21 +18,10 @@
 #include "fieldsync/change.h"
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
+#include "fieldsync/json_fields.h"
 #include "fieldsync/schema.h"
 
 namespace fieldsync::client {
-
-// Parses JSON text passed to the C API as `argument` (its name in errors), refusing a body over
-// DecodeLimits::max_body_bytes and nesting deeper than DecodeLimits::max_json_depth.
-nlohmann::json parse_argument_json(std::string_view text, std::string_view argument);
-
-// The fields of a `collection` record from a JSON object. A field the schema knows must hold its
-// declared type (or null, which clears it); a field it does not know maps JSON booleans, integers,
-// other numbers, strings and null to bool, int, double, text and null.
-Fields fields_from_json(const nlohmann::json& object, std::string_view collection,
-                        const Schema& schema, std::string_view argument);
-// Natural JSON values; unset (null) fields are left out.
-nlohmann::json fields_to_json(const Fields& fields);
 
 // {"id", "case_id", "collection", "fields": {...}}
 nlohmann::json record_to_json(const Record& record);

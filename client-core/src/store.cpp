@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "fieldsync/error.h"
@@ -32,6 +33,9 @@ constexpr std::string_view kWrappedStoreKeyKey = "wrapped_store_key";
 constexpr std::string_view kFailedUnlocksKey = "failed_unlocks";
 constexpr std::string_view kTokenKey = "token";
 
+// How far the time elapsed since the anchor may differ between the wall clock and the monotonic
+// clock for the anchor to be trusted: see restore_clock_anchor.
+constexpr std::int64_t kAnchorAgreementMs = 60'000;
 
 std::string_view purpose_name(SealPurpose purpose) {
   switch (purpose) {
@@ -146,7 +150,32 @@ void Store::Impl::load_identity() {
   identity_.device_id = read_id(kDeviceIdKey);
   const auto user = meta(*reader_, kUserIdKey).value_or(Bytes{});
   identity_.user_id.assign(user.begin(), user.end());
-  hlc_.observe(Hlc::from_packed(static_cast<std::uint64_t>(meta_int(*reader_, kHlcFloorKey, 0))));
+  hlc_.observe(meta_hlc(*reader_, kHlcFloorKey));
+  restore_clock_anchor(*reader_);
+}
+
+void Store::Impl::persist_clock_anchor() {
+  const auto anchor = hlc_.server_anchor();
+  if (!anchor) return;
+  set_meta_int(kAnchorServerKey, anchor->server_ms);
+  set_meta_int(kAnchorMonotonicKey, anchor->monotonic_ms);
+  set_meta_int(kAnchorWallKey, clock_source_.wall_ms());
+}
+
+void Store::Impl::restore_clock_anchor(sqlite::Database& db) {
+  // An app is stopped and started far more often than a phone reboots; without its anchor a new
+  // process would stamp from a device clock that may be wrong until its next sync. The anchor
+  // holds only on the same boot, as the monotonic clock restarts with one. A restarted monotonic
+  // clock reads below the anchor, or, on a long uptime, disagrees with the wall clock about the
+  // time elapsed since; either way the device clock takes over (DESIGN.md section 3). So does a
+  // wall clock changed meanwhile: which of the two moved cannot be told.
+  const std::int64_t server_ms = meta_int(db, kAnchorServerKey, 0);
+  if (server_ms <= 0) return;
+  const std::int64_t monotonic_at = meta_int(db, kAnchorMonotonicKey, 0);
+  const std::int64_t by_monotonic = clock_source_.monotonic_ms() - monotonic_at;
+  const std::int64_t by_wall = clock_source_.wall_ms() - meta_int(db, kAnchorWallKey, 0);
+  if (by_monotonic < 0 || std::abs(by_wall - by_monotonic) > kAnchorAgreementMs) return;
+  hlc_.restore_server_anchor({server_ms, monotonic_at});
 }
 
 VaultRecord load_vault_record(Store::Impl& impl, sqlite::Database& db) {
@@ -406,6 +435,15 @@ std::int64_t Store::Impl::meta_int(sqlite::Database& db, std::string_view key,
 void Store::Impl::set_meta_int(std::string_view key, std::int64_t value) {
   auto upsert = writer_->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
   upsert.bind(1, key).bind(2, value).run();
+}
+
+Hlc Store::Impl::meta_hlc(sqlite::Database& db, std::string_view key) {
+  return Hlc::from_packed(static_cast<std::uint64_t>(meta_int(db, key, 0)));
+}
+
+void Store::Impl::remove_meta(std::string_view key) {
+  auto remove = writer_->prepare("DELETE FROM meta WHERE key = ?");
+  remove.bind(1, key).run();
 }
 
 // --- Store facade ---

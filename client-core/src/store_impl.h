@@ -9,6 +9,7 @@
 // connections while holding both mutexes, so a check made before may be stale by then.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,15 @@ inline constexpr std::string_view kLastSyncKey = "last_sync_ms";
 inline constexpr std::string_view kHlcFloorKey = "hlc_floor";
 inline constexpr std::string_view kNextSeqKey = "next_seq";
 inline constexpr std::string_view kCursorKey = "cursor";
+// The highest stamp known outside this device: pulled from the server, or in a group the server
+// acknowledged. A re-stamp after a clock-skew rejection starts above it (DESIGN.md section 3).
+inline constexpr std::string_view kHlcExternalKey = "hlc_external";
+// Why the last sync failed, sealed; sent as telemetry until a response is applied.
+inline constexpr std::string_view kLastSyncErrorKey = "last_sync_error";
+// The clock's server anchor (HybridClock::ServerAnchor) and the wall clock when it was taken.
+inline constexpr std::string_view kAnchorServerKey = "clock_anchor_server_ms";
+inline constexpr std::string_view kAnchorMonotonicKey = "clock_anchor_monotonic_ms";
+inline constexpr std::string_view kAnchorWallKey = "clock_anchor_wall_ms";
 
 // Decrypted units are binary wire messages; the decoders take text views.
 inline std::string_view text_of(const Bytes& bytes) {
@@ -46,6 +56,15 @@ inline std::string_view text_of(const Bytes& bytes) {
 
 // What a sealed unit is: part of the additional data, so a blob moved to another purpose fails.
 enum class SealPurpose { kRecord, kOutbox, kConflict, kRejection, kStoreSecret };
+
+// One row of the outbox: the changes of one write group for one case, oldest first.
+struct OutboxRow {
+  std::int64_t first_seq = 0;
+  WriteGroupId group;
+  CaseId case_id;
+  std::int64_t queued_at_ms = 0;
+  std::vector<Change> changes;
+};
 
 class Store::Impl {
  public:
@@ -103,6 +122,8 @@ class Store::Impl {
   void set_meta(std::string_view key, std::span<const std::uint8_t> value);  // writer
   std::int64_t meta_int(sqlite::Database& db, std::string_view key, std::int64_t fallback);
   void set_meta_int(std::string_view key, std::int64_t value);  // writer
+  void remove_meta(std::string_view key);                       // writer
+  Hlc meta_hlc(sqlite::Database& db, std::string_view key);     // zero when absent
 
   // --- records (store_records.cpp) ---
   std::optional<RecordState> load_record(sqlite::Database& db, const RecordId& id);
@@ -123,19 +144,39 @@ class Store::Impl {
   std::vector<OutboxEntry> outbox(sqlite::Database& db, std::size_t max_changes);
   void queue_outbox(const WriteGroupId& group, const CaseId& case_id,
                     const std::vector<Change>& changes);  // writer
+  // The rows of one write group, or of the whole outbox when `group` is null, by sequence: whole
+  // groups, up to `max_changes` changes (at least one group).
+  std::vector<OutboxRow> outbox_rows(sqlite::Database& db, const WriteGroupId* group,
+                                     std::size_t max_changes = SIZE_MAX);
+  // Seals a row's changes as one unit bound to its group and first sequence number.
+  Bytes seal_outbox_row(const OutboxRow& row);
   std::vector<LocalConflict> conflicts();
   void save_conflict(const Conflict& conflict, bool local_edit);  // writer
   std::vector<RejectedGroup> rejections();
   WriteGroupId resolve_conflict(const Version& lost, Store::Resolve choice);
   void persist_clock();  // writer
+  // The server anchor survives a restart of the app, not a reboot (store.cpp).
+  void persist_clock_anchor();  // writer
+  void restore_clock_anchor(sqlite::Database& db);
 
   // --- sync (store_sync.cpp) ---
   SyncRequest prepare_sync(std::size_t max_changes, const Telemetry& app_telemetry);
   SyncApplied apply_sync(const SyncResponse& response);
+  // Removes an acknowledged group from the outbox; returns its highest stamp (zero when the
+  // group had already left it). Writer.
+  Hlc acknowledge_group(const WriteGroupId& group, SyncApplied& applied);
   void apply_rejection(const Rejection& rejection);
   void apply_change(const Change& change, SyncApplied& applied,
                     std::map<RecordId, RecordState>& touched);
   bool purge_case_if_settled(const CaseId& case_id);  // writer
+  void set_last_sync_error(std::string_view code, std::string_view message);
+  void read_last_sync_error(Telemetry& telemetry);  // reader_, read_mutex_ held
+
+  // --- clock skew (store_restamp.cpp) ---
+  // After a clock-skew rejection, inside apply_sync's transaction: re-stamps the unacknowledged
+  // outbox from max(server-anchored now, highest stamp known outside) + 1 and rewrites the
+  // records and queued conflicts that showed the old stamps. Writer.
+  void restamp_after_clock_skew(SyncApplied& applied);
 
   const StoreOptions options_;
   const Schema& schema_;

@@ -70,24 +70,28 @@ void Store::Impl::save_record(const RecordId& id, const RecordState& state) {
   upsert.bind(1, id).bind(2, state.case_id).bind(3, state.collection).bind_blob(4, sealed).run();
 }
 
+Bytes Store::Impl::seal_outbox_row(const OutboxRow& row) {
+  const crypto::SecretKey key = case_key_or_create(row.case_id);
+  SyncRequest unit;
+  unit.write_groups.push_back({row.group, row.changes});
+  const std::string encoded = encode_request(unit, WireFormat::kBinary);
+  return seal(key, SealPurpose::kOutbox, "", row.group, seq_field(row.first_seq),
+              crypto::as_bytes(encoded));
+}
+
 void Store::Impl::queue_outbox(const WriteGroupId& group, const CaseId& case_id,
                                const std::vector<Change>& changes) {
-  const crypto::SecretKey key = case_key_or_create(case_id);
-  SyncRequest unit;
-  unit.write_groups.push_back({group, changes});
-  const std::string encoded = encode_request(unit, WireFormat::kBinary);
-  const auto first_seq = static_cast<std::int64_t>(changes.front().device_seq);
-  const Bytes sealed =
-      seal(key, SealPurpose::kOutbox, "", group, seq_field(first_seq), crypto::as_bytes(encoded));
+  const OutboxRow row{static_cast<std::int64_t>(changes.front().device_seq), group, case_id,
+                      clock_source_.wall_ms(), changes};
   auto insert = writer_->prepare(
       "INSERT INTO outbox(first_seq, write_group, case_id, change_count, queued_at, sealed) "
       "VALUES (?, ?, ?, ?, ?, ?)");
-  insert.bind(1, first_seq)
+  insert.bind(1, row.first_seq)
       .bind(2, group)
       .bind(3, case_id)
       .bind(4, static_cast<std::int64_t>(changes.size()))
-      .bind(5, clock_source_.wall_ms())
-      .bind_blob(6, sealed)
+      .bind(5, row.queued_at_ms)
+      .bind_blob(6, seal_outbox_row(row))
       .run();
   auto pending = writer_->prepare(
       "INSERT OR IGNORE INTO pending_groups(record_id, write_group) VALUES (?, ?)");
@@ -97,6 +101,42 @@ void Store::Impl::queue_outbox(const WriteGroupId& group, const CaseId& case_id,
     pending.bind(1, change.record_id).bind(2, group).run();
     last_record = &change.record_id;
   }
+}
+
+std::vector<OutboxRow> Store::Impl::outbox_rows(sqlite::Database& db, const WriteGroupId* group,
+                                                std::size_t max_changes) {
+  auto select = db.prepare(
+      group ? "SELECT first_seq, write_group, case_id, queued_at, change_count, sealed FROM outbox "
+              "WHERE write_group = ? ORDER BY first_seq"
+            : "SELECT first_seq, write_group, case_id, queued_at, change_count, sealed FROM outbox "
+              "ORDER BY first_seq");
+  if (group) select.bind(1, *group);
+  std::vector<OutboxRow> rows;
+  std::size_t total = 0;
+  while (select.step()) {
+    OutboxRow row{select.column_int(0),
+                  select.column_uuid(1),
+                  select.column_uuid(2),
+                  select.column_int(3),
+                  {}};
+    // Whole groups only (a group spanning several cases has a row per case), and the cap is
+    // checked before decrypting, so a long outbox costs only the rows that are taken.
+    const auto count = static_cast<std::size_t>(select.column_int(4));
+    const bool new_group = rows.empty() || rows.back().group != row.group;
+    if (new_group && total > 0 && total + count > max_changes) break;
+    total += count;
+    auto key = case_key(db, row.case_id);
+    if (!key) throw Error(ErrorCode::kIntegrity, "an outbox entry has no case key");
+    const Bytes plain = open(*key, SealPurpose::kOutbox, "", row.group, seq_field(row.first_seq),
+                             select.column_blob(5));
+    SyncRequest unit = decode_request(text_of(plain), WireFormat::kBinary);
+    if (unit.write_groups.size() != 1 || unit.write_groups[0].id != row.group) {
+      throw Error(ErrorCode::kIntegrity, "an outbox entry holds another write group");
+    }
+    row.changes = std::move(unit.write_groups[0].changes);
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 void Store::Impl::persist_clock() {
@@ -223,34 +263,13 @@ std::vector<CaseId> Store::Impl::cases() {
 }
 
 std::vector<OutboxEntry> Store::Impl::outbox(sqlite::Database& db, std::size_t max_changes) {
-  // Whole groups only: a group spanning several cases has a row per case.
   std::vector<OutboxEntry> entries;
   std::map<WriteGroupId, std::size_t> index;
-  std::size_t total = 0;
-  auto select = db.prepare(
-      "SELECT first_seq, write_group, case_id, change_count, queued_at, sealed FROM outbox "
-      "ORDER BY first_seq");
-  while (select.step()) {
-    const WriteGroupId group = select.column_uuid(1);
-    const auto count = static_cast<std::size_t>(select.column_int(3));
-    auto found = index.find(group);
-    if (found == index.end()) {
-      if (total > 0 && total + count > max_changes) break;
-      index.emplace(group, entries.size());
-      entries.push_back({WriteGroup{group, {}}, select.column_int(4)});
-      found = index.find(group);
-    }
-    total += count;
-    auto key = case_key(db, select.column_uuid(2));
-    if (!key) throw Error(ErrorCode::kIntegrity, "an outbox entry has no case key");
-    const Bytes plain = open(*key, SealPurpose::kOutbox, "", group,
-                             seq_field(select.column_int(0)), select.column_blob(5));
-    SyncRequest unit = decode_request(text_of(plain), WireFormat::kBinary);
-    if (unit.write_groups.size() != 1 || unit.write_groups[0].id != group) {
-      throw Error(ErrorCode::kIntegrity, "an outbox entry holds another write group");
-    }
+  for (OutboxRow& row : outbox_rows(db, nullptr, max_changes)) {
+    const auto [found, added] = index.emplace(row.group, entries.size());
+    if (added) entries.push_back({WriteGroup{row.group, {}}, row.queued_at_ms});
     auto& changes = entries[found->second].group.changes;
-    for (Change& change : unit.write_groups[0].changes) changes.push_back(std::move(change));
+    for (Change& change : row.changes) changes.push_back(std::move(change));
   }
   for (OutboxEntry& entry : entries) {
     std::sort(entry.group.changes.begin(), entry.group.changes.end(),

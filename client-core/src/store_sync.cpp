@@ -16,6 +16,59 @@ ConflictSide side_of(const Change& change) {
   return {change.value, change.version, change.author};
 }
 
+// The highest stamp a response shows, from any origin: all of it is known outside this device.
+Hlc highest_stamp_in(const SyncResponse& response) {
+  Hlc highest;
+  auto see = [&](const Version& version) { highest = std::max(highest, version.hlc); };
+  for (const Change& change : response.changes) see(change.version);
+  for (const Rejection& rejection : response.rejections) {
+    for (const Change& value : rejection.server_values) see(value.version);
+  }
+  for (const Conflict& conflict : response.conflicts) {
+    see(conflict.lost.version);
+    see(conflict.winner.version);
+  }
+  for (const Resolution& resolution : response.resolutions) {
+    see(resolution.lost);
+    see(resolution.resolved_by);
+  }
+  return highest;
+}
+
+// A re-stamp rewinds the in-memory clock before the transaction commits. Should the transaction
+// roll back, the outbox keeps its old stamps, and the clock must not stay below them (a new edit
+// would lose to the very version it saw): it goes back to where it was.
+class ClockRollback {
+ public:
+  explicit ClockRollback(HybridClock& clock) : clock_(clock), before_(clock.highest()) {}
+  ~ClockRollback() {
+    if (!committed_) clock_.observe(before_);
+  }
+  ClockRollback(const ClockRollback&) = delete;
+  ClockRollback& operator=(const ClockRollback&) = delete;
+  void commit() { committed_ = true; }
+
+ private:
+  HybridClock& clock_;
+  const Hlc before_;
+  bool committed_ = false;
+};
+
+void deduplicate(std::vector<RecordId>& ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+}
+
+// The last sync error's sealed form: "<code>\n<message>" (a code never holds a line break).
+constexpr std::size_t kMaxErrorMessageBytes = 1000;
+
+// `text` cut to at most `limit` bytes between UTF-8 characters: telemetry must stay valid text.
+std::string_view cut_utf8(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;
+  return text.substr(0, limit);
+}
+
 }  // namespace
 
 SyncRequest Store::Impl::prepare_sync(std::size_t max_changes, const Telemetry& app_telemetry) {
@@ -38,6 +91,7 @@ SyncRequest Store::Impl::prepare_sync(std::size_t max_changes, const Telemetry& 
   request.telemetry.oldest_pending_age_ms =
       pending.is_null(1) ? 0 : std::max<std::int64_t>(0, clock_source_.wall_ms() - pending.column_int(1));
   request.telemetry.device_clock_ms = clock_source_.wall_ms();
+  if (request.telemetry.last_error_code.empty()) read_last_sync_error(request.telemetry);
   snapshot.commit();
   return request;
 }
@@ -71,6 +125,7 @@ void Store::Impl::apply_change(const Change& change, SyncApplied& applied,
                      side_of(current->second), side_of(change)},
                     /*local_edit=*/true);
       ++applied.conflicts_queued;
+      applied.conflicted_records.push_back(change.record_id);
     }
   }
   state.fields.insert_or_assign(change.field, change);
@@ -80,20 +135,8 @@ void Store::Impl::apply_change(const Change& change, SyncApplied& applied,
 void Store::Impl::apply_rejection(const Rejection& rejection) {
   // The group leaves the outbox and is kept, with the server's values, in the rejection queue.
   std::vector<Change> sent;
-  {
-    auto select = writer_->prepare(
-        "SELECT first_seq, case_id, sealed FROM outbox WHERE write_group = ?");
-    select.bind(1, rejection.write_group);
-    while (select.step()) {
-      const CaseId case_id = select.column_uuid(1);
-      auto key = case_key(*writer_, case_id);
-      if (!key) throw Error(ErrorCode::kIntegrity, "an outbox entry has no case key");
-      const Bytes plain = open(*key, SealPurpose::kOutbox, "", rejection.write_group,
-                               std::to_string(select.column_int(0)), select.column_blob(2));
-      for (WriteGroup& group : decode_request(text_of(plain), WireFormat::kBinary).write_groups) {
-        for (Change& change : group.changes) sent.push_back(std::move(change));
-      }
-    }
+  for (OutboxRow& row : outbox_rows(*writer_, &rejection.write_group)) {
+    for (Change& change : row.changes) sent.push_back(std::move(change));
   }
   if (sent.empty()) return;  // already handled in an earlier round trip
 
@@ -147,10 +190,38 @@ void Store::Impl::apply_rejection(const Rejection& rejection) {
       save_record(record_id, state);
     }
   }
+  // A conflict queued about a change of this group (a pulled change overrode it before it was
+  // sent) is void: the change reached nobody, and the server will never resolve it.
+  auto void_conflict = writer_->prepare("DELETE FROM conflicts WHERE lost_hlc = ? AND lost_origin = ?");
+  for (const Change& change : sent) {
+    void_conflict.bind(1, static_cast<std::int64_t>(change.version.hlc.packed()))
+        .bind(2, change.version.origin)
+        .run();
+  }
   auto remove_outbox = writer_->prepare("DELETE FROM outbox WHERE write_group = ?");
   remove_outbox.bind(1, rejection.write_group).run();
   auto remove_pending = writer_->prepare("DELETE FROM pending_groups WHERE write_group = ?");
   remove_pending.bind(1, rejection.write_group).run();
+}
+
+Hlc Store::Impl::acknowledge_group(const WriteGroupId& group, SyncApplied& applied) {
+  // The group's stamps are known to the server from now on: a later re-stamp must start above
+  // them, or this device's next edit of such a field would lose to its own earlier one.
+  Hlc highest;
+  std::size_t changes = 0;
+  for (const OutboxRow& row : outbox_rows(*writer_, &group)) {
+    for (const Change& change : row.changes) highest = std::max(highest, change.version.hlc);
+    changes += row.changes.size();
+  }
+  auto remove_outbox = writer_->prepare("DELETE FROM outbox WHERE write_group = ?");
+  remove_outbox.bind(1, group).run();
+  auto remove_pending = writer_->prepare("DELETE FROM pending_groups WHERE write_group = ?");
+  remove_pending.bind(1, group).run();
+  if (changes > 0) {
+    ++applied.acked_groups;
+    applied.acked_changes += changes;
+  }
+  return highest;
 }
 
 bool Store::Impl::purge_case_if_settled(const CaseId& case_id) {
@@ -173,17 +244,23 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
   {
     std::lock_guard write_lock(write_mutex_);
     require_access(/*sync_allowed=*/true);
+    ClockRollback clock_rollback(hlc_);
     WriteTransaction transaction(*this);
-    if (response.server_time_ms > 0) hlc_.anchor_to_server(response.server_time_ms);
-
-    auto ack_group = writer_->prepare("DELETE FROM outbox WHERE write_group = ?");
-    auto ack_pending = writer_->prepare("DELETE FROM pending_groups WHERE write_group = ?");
-    for (const WriteGroupId& group : response.acks) {
-      ack_group.bind(1, group).run();
-      if (writer_->changes() > 0) ++applied.acked_groups;
-      ack_pending.bind(1, group).run();
+    if (response.server_time_ms > 0) {
+      hlc_.anchor_to_server(response.server_time_ms);
+      persist_clock_anchor();
     }
+
+    Hlc known_outside = highest_stamp_in(response);
+    for (const WriteGroupId& group : response.acks) {
+      known_outside = std::max(known_outside, acknowledge_group(group, applied));
+    }
+    bool clock_skew = false;
     for (const Rejection& rejection : response.rejections) {
+      if (rejection.code == RejectionCode::kClockSkew) {
+        clock_skew = true;  // not the worker's to see: re-stamped below and sent again
+        continue;
+      }
       apply_rejection(rejection);
       ++applied.rejected_groups;
     }
@@ -192,7 +269,11 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
     for (const Change& change : response.changes) apply_change(change, applied, touched);
     for (const auto& [record_id, state] : touched) save_record(record_id, state);
 
-    for (const Conflict& conflict : response.conflicts) save_conflict(conflict, false);
+    for (const Conflict& conflict : response.conflicts) {
+      save_conflict(conflict, false);
+      ++applied.conflicts_queued;
+      applied.conflicted_records.push_back(conflict.record_id);
+    }
     auto resolve = writer_->prepare("DELETE FROM conflicts WHERE lost_hlc = ? AND lost_origin = ?");
     for (const Resolution& resolution : response.resolutions) {
       resolve.bind(1, static_cast<std::int64_t>(resolution.lost.hlc.packed()))
@@ -252,10 +333,18 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
       }
     }
 
+    if (known_outside > meta_hlc(*writer_, kHlcExternalKey)) {
+      set_meta_int(kHlcExternalKey, static_cast<std::int64_t>(known_outside.packed()));
+    }
+    if (clock_skew) restamp_after_clock_skew(applied);
+    deduplicate(applied.conflicted_records);
+
     if (!response.next_cursor.empty()) set_meta(kCursorKey, crypto::as_bytes(response.next_cursor));
     set_meta_int(kLastSyncKey, clock_source_.wall_ms());
+    remove_meta(kLastSyncErrorKey);  // the request this answers carried it to the server
     persist_clock();
     transaction.commit();
+    clock_rollback.commit();
     if (!purged.empty()) {
       writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");  // old pages leave the WAL
       // A read on the other connection may have cached a purged key while the purge ran.
@@ -274,9 +363,46 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
   return applied;
 }
 
+void Store::Impl::set_last_sync_error(std::string_view code, std::string_view message) {
+  if (code.find('\n') != std::string_view::npos) {
+    throw Error(ErrorCode::kInvalidArgument, "an error code holds a line break");
+  }
+  const std::string unit =
+      std::string(code) + "\n" + std::string(cut_utf8(message, kMaxErrorMessageBytes));
+  std::lock_guard write_lock(write_mutex_);
+  require_access(/*sync_allowed=*/true);
+  Bytes sealed;
+  {
+    std::lock_guard keys_lock(keys_mutex_);
+    sealed = seal(store_key_locked(), SealPurpose::kStoreSecret, "", store_id_, kLastSyncErrorKey,
+                  crypto::as_bytes(unit));
+  }
+  set_meta(kLastSyncErrorKey, sealed);
+}
+
+void Store::Impl::read_last_sync_error(Telemetry& telemetry) {
+  const auto sealed = meta(*reader_, kLastSyncErrorKey);
+  if (!sealed) return;
+  Bytes plain;
+  {
+    std::lock_guard keys_lock(keys_mutex_);
+    plain = open(store_key_locked(), SealPurpose::kStoreSecret, "", store_id_, kLastSyncErrorKey,
+                 *sealed);
+  }
+  const std::string_view unit = text_of(plain);
+  const auto newline = unit.find('\n');
+  telemetry.last_error_code = std::string(unit.substr(0, newline));
+  if (newline != std::string_view::npos) {
+    telemetry.last_error_message = std::string(unit.substr(newline + 1));
+  }
+}
+
 SyncRequest Store::prepare_sync(std::size_t max_changes, const Telemetry& app_telemetry) {
   return impl_->prepare_sync(max_changes, app_telemetry);
 }
 SyncApplied Store::apply_sync(const SyncResponse& response) { return impl_->apply_sync(response); }
+void Store::set_last_sync_error(std::string_view code, std::string_view message) {
+  impl_->set_last_sync_error(code, message);
+}
 
 }  // namespace fieldsync::client

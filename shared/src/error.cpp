@@ -29,6 +29,11 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kClockSkew: return "clock_skew";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kUnauthorized: return "unauthorized";
+    case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kRateLimited: return "rate_limited";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

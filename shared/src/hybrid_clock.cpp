@@ -41,7 +41,17 @@ void HybridClock::observe(Hlc remote) {
 
 void HybridClock::anchor_to_server(std::int64_t server_ms) {
   std::lock_guard lock(mutex_);
-  anchor_ = Anchor{server_ms, source_.monotonic_ms()};
+  anchor_ = ServerAnchor{server_ms, source_.monotonic_ms()};
+}
+
+std::optional<HybridClock::ServerAnchor> HybridClock::server_anchor() const {
+  std::lock_guard lock(mutex_);
+  return anchor_;
+}
+
+void HybridClock::restore_server_anchor(const ServerAnchor& anchor) {
+  std::lock_guard lock(mutex_);
+  anchor_ = anchor;
 }
 
 void HybridClock::rewind_to(Hlc highest_kept) {

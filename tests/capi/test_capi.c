@@ -1,8 +1,10 @@
 /*
  * test_capi.c: the C API end to end, compiled as C11, which also proves that fieldsync.h is plain
  * C. It creates stores in a temporary folder (once with a key wrapper written here in C, once with
- * the default key file), records a caseworker's day through the API, and checks that every misuse
- * comes back as an error in the error struct. Any failure prints file:line and exits non-zero.
+ * the default key file), records a caseworker's day through the API, enrols and syncs a device
+ * through a transport written here in C that answers with canned HTTP responses, and checks that
+ * every misuse comes back as an error in the error struct. Any failure prints file:line and exits
+ * non-zero.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -128,6 +130,7 @@ typedef struct test_paths {
   char main_store[600];
   char file_store[600];
   char file_store_key[600];
+  char enrolled_store[600];
 } test_paths;
 
 static void make_paths(test_paths *paths) {
@@ -137,6 +140,7 @@ static void make_paths(test_paths *paths) {
   snprintf(paths->main_store, sizeof paths->main_store, "%s/main.db", paths->dir);
   snprintf(paths->file_store, sizeof paths->file_store, "%s/file.db", paths->dir);
   snprintf(paths->file_store_key, sizeof paths->file_store_key, "%s/file.db.key", paths->dir);
+  snprintf(paths->enrolled_store, sizeof paths->enrolled_store, "%s/enrolled.db", paths->dir);
 }
 
 static bool file_exists(const char *path) { return access(path, F_OK) == 0; }
@@ -146,7 +150,7 @@ static test_paths g_paths;
 
 static void remove_test_files(void) {
   static const char *const kSuffixes[] = {"", "-wal", "-shm", "-journal", ".key"};
-  const char *stores[] = {g_paths.main_store, g_paths.file_store};
+  const char *stores[] = {g_paths.main_store, g_paths.file_store, g_paths.enrolled_store};
   char path[700];
   for (size_t s = 0; s < sizeof stores / sizeof stores[0]; ++s) {
     for (size_t k = 0; k < sizeof kSuffixes / sizeof kSuffixes[0]; ++k) {
@@ -657,6 +661,275 @@ static void test_store_with_key_file(const test_paths *paths) {
   CHECK_FAILED(error, FIELDSYNC_ERR_NOT_FOUND, "no store");
 }
 
+/* ---- A transport in C: canned HTTP answers, one per request ---------------------------------- */
+
+enum { kMaxCanned = 8 };
+
+typedef struct canned_answer {
+  int32_t status;        /* 0: a network failure */
+  const char *body;      /* JSON */
+  const char *retry_after; /* NULL: no Retry-After header */
+} canned_answer;
+
+typedef struct canned_server {
+  canned_answer answers[kMaxCanned];
+  int count, next;
+  int release_calls;
+  char last_url[256];
+  char last_body[4096];  /* the last request's body (JSON: the tests sync with use_json) */
+  bool last_had_bearer;
+} canned_server;
+
+static void canned_reset(canned_server *server) {
+  const int release_calls = server->release_calls;
+  memset(server, 0, sizeof *server);
+  server->release_calls = release_calls;
+}
+
+static void canned_add(canned_server *server, int32_t status, const char *body,
+                       const char *retry_after) {
+  CHECK(server->count < kMaxCanned);
+  canned_answer answer = {status, body, retry_after};
+  server->answers[server->count++] = answer;
+}
+
+static bool canned_send(void *context, const fieldsync_http_request *request,
+                        fieldsync_http_response *response, int32_t *error_code,
+                        char *error_message, size_t error_capacity) {
+  canned_server *server = context;
+  CHECK(strcmp(request->method, "POST") == 0);
+  CHECK(request->timeout_ms > 0);
+  snprintf(server->last_url, sizeof server->last_url, "%s", request->url);
+  const size_t kept = request->body_len < sizeof server->last_body - 1 ? request->body_len
+                                                                       : sizeof server->last_body - 1;
+  memcpy(server->last_body, request->body, kept);
+  server->last_body[kept] = '\0';
+  server->last_had_bearer = false;
+  for (size_t i = 0; i < request->header_count; ++i) {
+    if (strcmp(request->header_names[i], "Authorization") == 0 &&
+        strncmp(request->header_values[i], "Bearer ", 7) == 0) {
+      server->last_had_bearer = true;
+    }
+  }
+  CHECK(server->next < server->count); /* the sync sent more requests than the test expected */
+  const canned_answer *answer = &server->answers[server->next++];
+  if (answer->status == 0) {
+    *error_code = -1004; /* as NSURLErrorCannotConnectToHost would be */
+    snprintf(error_message, error_capacity, "could not connect to the server");
+    return false;
+  }
+  CHECK(fieldsync_http_response_set_status(response, answer->status));
+  CHECK(fieldsync_http_response_add_header(response, "Content-Type", "application/json"));
+  if (answer->retry_after) {
+    CHECK(fieldsync_http_response_add_header(response, "Retry-After", answer->retry_after));
+  }
+  /* In two chunks, as a streaming HTTP stack would deliver it. */
+  const size_t length = strlen(answer->body);
+  CHECK(fieldsync_http_response_append_body(response, (const uint8_t *)answer->body, length / 2));
+  CHECK(fieldsync_http_response_append_body(response, (const uint8_t *)answer->body + length / 2,
+                                            length - length / 2));
+  return true;
+}
+
+static void canned_release(void *context) { ++((canned_server *)context)->release_calls; }
+
+static const char *const kServerUrl = "https://sync.example.org";
+static const char *const kEnrolled =
+    "{\"device_id\": \"0190f1a2-3b4c-7d5e-8f60-718293a4b5c7\", \"user_id\": \"worker-18\","
+    " \"token\": \"0190f1a23b4c7d5e8f60718293a4b5c7.9f3a\", \"server_time_ms\": 1764150000000}";
+static const char *const kNothingToSync =
+    "{\"protocol\": {\"major\": 1, \"minor\": 0}, \"server_time_ms\": 1764150000000}";
+
+static void test_server_misuse(canned_server *server) {
+  fieldsync_error error;
+  fieldsync_transport_free(NULL);
+  fieldsync_cancel_flag_free(NULL);
+  fieldsync_cancel_flag_set(NULL);
+  fieldsync_sync_settings_init(NULL);
+  CHECK(!fieldsync_http_response_set_status(NULL, 200));
+  CHECK(!fieldsync_http_response_add_header(NULL, "a", "b"));
+  CHECK(!fieldsync_http_response_append_body(NULL, (const uint8_t *)"x", 1));
+
+  fieldsync_sync_settings settings;
+  memset(&settings, 0xFF, sizeof settings);
+  fieldsync_sync_settings_init(&settings);
+  CHECK(settings.server_url == NULL && settings.client.platform == NULL);
+  CHECK(settings.max_rounds == 100 && settings.max_attempts == 10);
+  CHECK(settings.initial_retry_delay_ms == 500 && settings.max_retry_delay_ms == 60000);
+  CHECK(!settings.use_json);
+
+  /* A transport without `send` is refused, and its context released all the same. */
+  fieldsync_transport_callbacks incomplete = {server, NULL, canned_release};
+  CHECK(fieldsync_transport_new(&incomplete, &error) == NULL);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "send");
+  CHECK(server->release_calls == 1);
+  CHECK(fieldsync_transport_new(NULL, &error) == NULL);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "callbacks");
+
+  char *report = (char *)"untouched";
+  CHECK(fieldsync_sync(NULL, NULL, &settings, 1000, NULL, &report, &error) == FIELDSYNC_SYNC_FAILED);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "store");
+  CHECK(report == NULL);
+}
+
+/* Enrolment refused, then accepted; then syncs that fail, retry, run out of time, are cancelled
+ * and complete. */
+static void test_enrol_and_sync(const test_paths *paths) {
+  fieldsync_error error;
+  event_log events = {{0}};
+  canned_server server;
+  memset(&server, 0, sizeof server);
+  test_server_misuse(&server);
+  server.release_calls = 0;
+
+  fieldsync_transport_callbacks callbacks = {&server, canned_send, canned_release};
+  fieldsync_transport *transport = fieldsync_transport_new(&callbacks, &error);
+  CHECK_OK(error);
+  const fieldsync_client_info client = {"c-test", "9.9.9"};
+  fieldsync_store_options options = fast_options(paths->enrolled_store);
+
+  /* A used code: 401, no store, and the key wrapper still released once. */
+  xor_key_store keys = {0};
+  fieldsync_key_wrapper wrapper = xor_key_wrapper(&keys);
+  canned_reset(&server);
+  canned_add(&server, 401, "{\"error\": \"unauthorized\", \"message\": \"the code was already used\"}",
+             NULL);
+  CHECK(fieldsync_enrol(&options, &wrapper, kPasscode, transport, kServerUrl, "AB12-CD34", &client,
+                        &error) == NULL);
+  CHECK_FAILED(error, FIELDSYNC_ERR_UNAUTHORIZED, "already used");
+  CHECK(keys.release_calls == 1);
+  CHECK(!file_exists(paths->enrolled_store));
+  CHECK_CONTAINS(server.last_url, "/v1/enrol");
+  CHECK_CONTAINS(server.last_body, "\"code\":\"AB12-CD34\"");
+  CHECK_CONTAINS(server.last_body, "\"app_version\":\"9.9.9\"");
+
+  /* Too many attempts: rate limited, and the message says how long to wait. */
+  canned_reset(&server);
+  canned_add(&server, 429, "{\"error\": \"rate_limited\", \"message\": \"too many attempts\"}", "60");
+  CHECK(fieldsync_enrol(&options, NULL, kPasscode, transport, kServerUrl, "AB12-CD34", &client,
+                        &error) == NULL);
+  CHECK_FAILED(error, FIELDSYNC_ERR_RATE_LIMITED, "try again in 60 s");
+
+  /* Accepted: the store is made, unlocked, with the identity the server gave. */
+  canned_reset(&server);
+  canned_add(&server, 200, kEnrolled, NULL);
+  fieldsync_store *store =
+      fieldsync_enrol(&options, NULL, kPasscode, transport, kServerUrl, "AB12-CD34", NULL, &error);
+  CHECK_OK(error);
+  CHECK(store != NULL);
+  CHECK(fieldsync_store_state_now(store) == FIELDSYNC_STATE_UNLOCKED);
+  fieldsync_store_set_event_callback(store, record_event, &events);
+  /* A second enrolment over it is refused before the server is asked. */
+  canned_reset(&server);
+  CHECK(fieldsync_enrol(&options, NULL, kPasscode, transport, kServerUrl, "EF56", NULL, &error) ==
+        NULL);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "exists");
+  CHECK(server.next == 0);
+
+  fieldsync_sync_settings settings;
+  fieldsync_sync_settings_init(&settings);
+  settings.server_url = kServerUrl;
+  settings.client = client;
+  settings.use_json = true; /* so the canned answers can be written by hand */
+  settings.initial_retry_delay_ms = 20;
+  char *report = NULL;
+
+  /* 401: the sync fails at once; the error and the report say why; nothing is wiped. */
+  canned_reset(&server);
+  canned_add(&server, 401, "{\"error\": \"unauthorized\", \"message\": \"the token is not valid\"}",
+             NULL);
+  CHECK(fieldsync_sync(store, transport, &settings, 5000, NULL, &report, &error) ==
+        FIELDSYNC_SYNC_FAILED);
+  CHECK_FAILED(error, FIELDSYNC_ERR_UNAUTHORIZED, "the token is not valid");
+  CHECK(server.last_had_bearer);
+  CHECK_CONTAINS(server.last_url, "/v1/sync");
+  CHECK_CONTAINS(report, "\"outcome\":\"failed\"");
+  CHECK_CONTAINS(report, "\"http_status\":401");
+  CHECK_CONTAINS(report, "\"server_error\":\"unauthorized\"");
+  fieldsync_string_free(report);
+  CHECK(fieldsync_store_state_now(store) == FIELDSYNC_STATE_UNLOCKED);
+
+  /* 503, retried after a short wait, then success; the 401 above travels as telemetry. */
+  canned_reset(&server);
+  clear_events(&events);
+  canned_add(&server, 503, "{\"error\": \"unavailable\", \"message\": \"restarting\"}", NULL);
+  canned_add(&server, 200, kNothingToSync, NULL);
+  CHECK(fieldsync_sync(store, transport, &settings, 5000, NULL, &report, &error) ==
+        FIELDSYNC_SYNC_COMPLETED);
+  CHECK_OK(error);
+  CHECK(server.next == 2);
+  CHECK_CONTAINS(server.last_body, "\"last_error_code\":\"unauthorized\"");
+  CHECK_CONTAINS(server.last_body, "\"platform\":\"c-test\"");
+  CHECK_CONTAINS(report, "\"outcome\":\"completed\"");
+  CHECK_CONTAINS(report, "\"requests\":2");
+  CHECK(strstr(report, "\"error\"") == NULL);
+  fieldsync_string_free(report);
+  CHECK_CONTAINS(events.text, "\"event\":\"sync_progress\"");
+  CHECK_CONTAINS(events.text, "\"round\":1");
+  CHECK(count_of(events.text, "sync_progress") == 2); /* the wait to retry, then the round */
+
+  /* 503 asking for two minutes, with five seconds to spare: the sync stops at once, and the
+   * report (not the error struct: this is no failure) says what was in the way. */
+  canned_reset(&server);
+  canned_add(&server, 503, "{\"error\": \"unavailable\", \"message\": \"overloaded\"}", "120");
+  CHECK(fieldsync_sync(store, transport, &settings, 5000, NULL, &report, &error) ==
+        FIELDSYNC_SYNC_DEADLINE_REACHED);
+  CHECK_OK(error);
+  CHECK_CONTAINS(report, "\"outcome\":\"deadline_reached\"");
+  CHECK_CONTAINS(report, "\"http_status\":503");
+  CHECK_CONTAINS(report, "overloaded");
+  fieldsync_string_free(report);
+
+  /* The shell's transport cannot connect, and the sync may try only once. */
+  canned_reset(&server);
+  canned_add(&server, 0, NULL, NULL);
+  settings.max_attempts = 1;
+  CHECK(fieldsync_sync(store, transport, &settings, 5000, NULL, NULL, &error) ==
+        FIELDSYNC_SYNC_FAILED);
+  CHECK(error.domain == FIELDSYNC_DOMAIN_NETWORK && error.code == -1004);
+  CHECK_CONTAINS(error.message, "could not connect");
+  settings.max_attempts = 0;
+
+  /* Cancelled before it starts: nothing is sent. */
+  fieldsync_cancel_flag *cancel = fieldsync_cancel_flag_new();
+  CHECK(cancel != NULL);
+  fieldsync_cancel_flag_set(cancel);
+  canned_reset(&server);
+  CHECK(fieldsync_sync(store, transport, &settings, 5000, cancel, NULL, &error) ==
+        FIELDSYNC_SYNC_CANCELLED);
+  CHECK(server.next == 0);
+  fieldsync_cancel_flag_free(cancel);
+
+  /* Unusable arguments. */
+  CHECK(fieldsync_sync(store, transport, &settings, 0, NULL, NULL, &error) == FIELDSYNC_SYNC_FAILED);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "time_limit_ms");
+  CHECK(fieldsync_sync(store, NULL, &settings, 1000, NULL, NULL, &error) == FIELDSYNC_SYNC_FAILED);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "transport");
+  settings.server_url = "http://sync.example.org";
+  CHECK(fieldsync_sync(store, transport, &settings, 1000, NULL, NULL, &error) ==
+        FIELDSYNC_SYNC_FAILED);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "https://");
+  settings.server_url = kServerUrl;
+  settings.max_rounds = -1;
+  CHECK(fieldsync_sync(store, transport, &settings, 1000, NULL, NULL, &error) ==
+        FIELDSYNC_SYNC_FAILED);
+  CHECK_FAILED(error, FIELDSYNC_ERR_INVALID_ARGUMENT, "max_rounds");
+  settings.max_rounds = 0;
+
+  /* The built-in transport, against a port nobody listens on: a network failure. */
+  fieldsync_transport *curl = fieldsync_transport_new_curl(NULL, &error);
+  CHECK_OK(error);
+  settings.server_url = "http://127.0.0.1:1";
+  settings.max_attempts = 1;
+  CHECK(fieldsync_sync(store, curl, &settings, 5000, NULL, NULL, &error) == FIELDSYNC_SYNC_FAILED);
+  CHECK(error.domain == FIELDSYNC_DOMAIN_NETWORK);
+  fieldsync_transport_free(curl);
+
+  fieldsync_store_free(store);
+  fieldsync_transport_free(transport);
+  CHECK(server.release_calls == 1);
+}
+
 int main(void) {
   make_paths(&g_paths);
   atexit(remove_test_files);
@@ -666,6 +939,7 @@ int main(void) {
   test_create_misuse(&g_paths);
   test_store_with_c_key_wrapper(&g_paths);
   test_store_with_key_file(&g_paths);
+  test_enrol_and_sync(&g_paths);
   printf("test_capi: all checks passed\n");
   return EXIT_SUCCESS;
 }

@@ -1,33 +1,53 @@
-// The demo's story, told step by step on stdout. It checks what it claims (convergence, the
-// conflict, no plaintext at rest) and fails loudly if any claim does not hold.
+// The demo's story, told step by step on stdout, against a real fieldsync-server process. It
+// checks what it claims (scope, the clock correction, the conflict, the wipe, the transfer,
+// agreement of every device with the server, no plaintext at rest) and fails loudly if any claim
+// does not hold.
 #include "demo.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
-#include "demo_hub.h"
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
+#include "fieldsync/client/sync_engine.h"
+#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_dir.h"
+#include "fieldsync/dev/server_process.h"
 #include "fieldsync/error.h"
+#include "fieldsync/platform/http_transport.h"
 #include "fieldsync/platform/key_wrapper.h"
+#include "fieldsync/schema.h"
+#include "fieldsync/server/server_storage.h"
 #include "fieldsync/wire_codec.h"
 
 namespace fieldsync::demo {
 namespace {
 
-// The system clock, as a phone whose clock is set wrong sees it.
-class OffsetClock final : public ClockSource {
+using client::Fields;
+
+constexpr std::int64_t kThreeHoursMs = 3LL * 60 * 60 * 1000;
+
+// A phone's clocks: its wall clock may be set wrong, and a reboot restarts its monotonic clock.
+class PhoneClock final : public ClockSource {
  public:
-  explicit OffsetClock(std::int64_t offset_ms) : offset_ms_(offset_ms) {}
-  std::int64_t wall_ms() override { return SystemClockSource::instance().wall_ms() + offset_ms_; }
-  std::int64_t monotonic_ms() override { return SystemClockSource::instance().monotonic_ms(); }
+  explicit PhoneClock(std::int64_t wall_offset_ms) : wall_offset_ms_(wall_offset_ms) {}
+  std::int64_t wall_ms() override {
+    return SystemClockSource::instance().wall_ms() + wall_offset_ms_;
+  }
+  std::int64_t monotonic_ms() override {
+    return SystemClockSource::instance().monotonic_ms() - booted_at_ms_;
+  }
+  void reboot() { booted_at_ms_ = SystemClockSource::instance().monotonic_ms(); }
 
  private:
-  const std::int64_t offset_ms_;
+  const std::int64_t wall_offset_ms_;
+  std::int64_t booted_at_ms_ = 0;
 };
 
 class Narrator {
@@ -53,177 +73,351 @@ class Narrator {
   int failures_ = 0;
 };
 
-struct Device {
-  std::string person;
-  std::string user_id;
-  OffsetClock clock;
-  platform::FileKeyWrapper wrapper;
-  std::unique_ptr<client::Store> store;
+// One enrolled phone: its encrypted store, its key file, its own HTTP connection.
+class Phone {
+ public:
+  Phone(const std::filesystem::path& dir, std::string person, std::string label,
+        std::int64_t clock_offset_ms)
+      : person_(std::move(person)),
+        label_(std::move(label)),
+        clock_(clock_offset_ms),
+        wrapper_(dir / (label_ + ".key")),
+        transport_(platform::make_curl_transport()),
+        path_((dir / (label_ + ".db")).string()) {}
 
-  Device(const std::filesystem::path& dir, std::string name, std::string user,
-         std::int64_t clock_offset_ms, const std::string& passcode)
-      : person(std::move(name)),
-        user_id(std::move(user)),
-        clock(clock_offset_ms),
-        wrapper(dir / (user_id + ".key")) {
+  void enrol(const std::string& server_url, const std::string& code, const std::string& passcode) {
+    server_url_ = server_url;
+    passcode_ = passcode;
+    const client::Enrolment enrolment =
+        client::enrol(*transport_, server_url, code, {"demo phone", "demo"});
+    store_ = client::Store::create(options(), passcode, {enrolment.device_id, enrolment.user_id});
+    store_->set_token(enrolment.token);
+    token_ = enrolment.token;
+  }
+
+  // The phone restarts: its monotonic clock begins again, and the app reopens its store.
+  void reboot() {
+    store_.reset();
+    clock_.reboot();
+    store_ = client::Store::open(options());
+    store_->unlock(passcode_);
+  }
+
+  client::SyncReport sync(Narrator& n) {
+    client::SyncSettings settings;
+    settings.server_url = server_url_;
+    settings.client = {"demo phone", "demo"};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    client::SyncReport report = client::sync_with_server(*store_, *transport_, settings, deadline);
+    n.say("  %-5s syncs: %s; pushed %zu change(s), pulled %zu%s%s", person_.c_str(),
+          std::string(client::to_string(report.outcome)).c_str(), report.changes_pushed,
+          report.changes_pulled,
+          report.conflicts_queued
+              ? (", " + std::to_string(report.conflicts_queued) + " conflict(s)").c_str()
+              : "",
+          report.restamped_changes
+              ? (", " + std::to_string(report.restamped_changes) + " change(s) re-stamped").c_str()
+              : "");
+    if (report.outcome == client::SyncOutcome::kWiped) store_.reset();
+    return report;
+  }
+
+  client::Store& store() { return *store_; }
+  bool has_store() const { return store_ != nullptr; }
+  client::Casework casework() { return client::Casework(*store_); }
+  const std::string& person() const { return person_; }
+  const std::string& path() const { return path_; }
+  const std::string& token() const { return token_; }
+  platform::HttpTransport& transport() { return *transport_; }
+  PhoneClock& clock() { return clock_; }
+
+ private:
+  client::StoreOptions options() {
     client::StoreOptions options;
-    options.path = (dir / (user_id + ".db")).string();
-    options.key_wrapper = &wrapper;
-    options.clock = &clock;
-    store = client::Store::create(options, passcode, {Uuid::random_v4(), user_id});
+    options.path = path_;
+    options.key_wrapper = &wrapper_;
+    options.clock = &clock_;
+    return options;
   }
 
-  client::Casework casework() { return client::Casework(*store); }
-  std::string path() const { return (wrapper.key_file().parent_path() / (user_id + ".db")).string(); }
-
-  // One round trip through the hub, in the binary wire form.
-  client::SyncApplied sync(DemoHub& hub, Narrator& narrator) {
-    Telemetry telemetry;
-    telemetry.app_version = "demo";
-    telemetry.core_version = "0.1.0";
-    telemetry.platform = "desktop";
-    const SyncRequest request = store->prepare_sync(5000, telemetry);
-    const std::string up = encode_request(request, WireFormat::kBinary);
-    const std::string down = hub.round_trip(up, user_id);
-    const client::SyncApplied applied =
-        store->apply_sync(decode_response(down, WireFormat::kBinary));
-    std::size_t pushed = 0;
-    for (const WriteGroup& group : request.write_groups) pushed += group.changes.size();
-    narrator.say("  %-6s sync: pushed %zu change(s) in %zu group(s), %zu bytes up; "
-                 "%zu bytes down, %zu change(s) applied, %zu acked",
-                 person.c_str(), pushed, request.write_groups.size(), up.size(), down.size(),
-                 applied.changes_applied, applied.acked_groups);
-    return applied;
-  }
+  std::string person_;
+  std::string label_;
+  PhoneClock clock_;
+  platform::FileKeyWrapper wrapper_;
+  std::unique_ptr<platform::HttpTransport> transport_;
+  std::string path_;
+  std::string server_url_;
+  std::string passcode_;
+  std::string token_;
+  std::unique_ptr<client::Store> store_;
 };
 
-std::string observations_of(Device& device, const RecordId& visit) {
-  const auto record = device.store->record(visit);
-  const Value* value = record ? record->get("observations") : nullptr;
+std::string server_binary() {
+  if (const char* from_env = std::getenv("FIELDSYNC_SERVER")) return from_env;
+  const auto beside =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "fieldsync-server";
+  if (std::filesystem::exists(beside)) return beside.string();
+  return FIELDSYNC_SERVER_BINARY;
+}
+
+std::string text_of(client::Store& store, const RecordId& id, const std::string& field) {
+  const auto record = store.record(id);
+  const Value* value = record ? record->get(field) : nullptr;
   return value ? value->as_text() : "(none)";
 }
 
+std::set<CaseId> cases_of(client::Store& store) {
+  const std::vector<CaseId> cases = store.cases();
+  return {cases.begin(), cases.end()};
+}
+
+Fields visit_fields(client::Store& store, bool seen_alone, const std::string& observations) {
+  Fields fields = {{"visit_type", Value::text("statutory_child_protection")},
+                   {"location_type", Value::text("home")},
+                   {"actual_start", Value::timestamp(store.now())},
+                   {"child_seen", Value::boolean(true)},
+                   {"seen_alone", Value::boolean(seen_alone)},
+                   {"people_present", Value::text("Ms Ellis (mother)")},
+                   {"observations", Value::text(observations)}};
+  if (!seen_alone) fields["reason_not_seen_alone"] = Value::text("child_too_young");
+  return fields;
+}
+
+// The device holds, for each of its cases, exactly the server's current state: the same records,
+// the same fields, the same versions and values.
+bool agrees_with_server(client::Store& store, server::StorageTransaction& server_state,
+                        std::size_t& fields_compared) {
+  for (const CaseId& case_id : store.cases()) {
+    std::map<std::pair<RecordId, std::string>, Change> on_server;
+    for (const server::StoredChange& stored :
+         server_state.current_of_case(case_id, server_state.last_seq())) {
+      on_server[{stored.change.record_id, stored.change.field}] = stored.change;
+    }
+    std::size_t on_device = 0;
+    for (const CollectionSpec& collection : Schema::domain().collections()) {
+      for (const Record& record : store.records(case_id, collection.name)) {
+        for (const auto& [field, version] : store.field_versions(record.id)) {
+          const auto found = on_server.find({record.id, field});
+          const auto value = record.fields.find(field);
+          const Value device_value = value == record.fields.end() ? Value::null() : value->second;
+          if (found == on_server.end() || found->second.version != version ||
+              found->second.value != device_value) {
+            return false;
+          }
+          ++on_device;
+        }
+      }
+    }
+    if (on_device != on_server.size()) return false;
+    fields_compared += on_device;
+  }
+  return true;
+}
+
+// What a copy of a lost phone's token can still do: push a note on Sam's case and pull. True if
+// the server accepted anything or sent anything back but the wipe directive.
+bool sends_anything(platform::HttpTransport& transport, const std::string& server_url,
+                    const std::string& token, const OriginId& device, const CaseId& case_id) {
+  SyncRequest request;
+  const WriteGroupId group = Uuid::random_v4();
+  const Version version{Hlc(static_cast<std::uint64_t>(SystemClockSource::instance().wall_ms()), 0),
+                        device};
+  request.write_groups.push_back(
+      {group,
+       {dev::make_change("note", Uuid::random_v4(), case_id, "status", Value::text("draft"),
+                         version, group, "", {}, 1000)}});
+  platform::HttpRequest post{
+      "POST",
+      server_url + "/v1/sync",
+      {{"Authorization", "Bearer " + token}, {"Content-Type", std::string(kBinaryContentType)}},
+      encode_request(request, WireFormat::kBinary),
+      std::chrono::milliseconds(10'000)};
+  const platform::HttpResponse answer = transport.send(post);
+  if (answer.status != 200) return answer.status < 400;
+  const SyncResponse response = decode_response(answer.body, WireFormat::kBinary);
+  const bool only_wipe =
+      response.directives.size() == 1 && response.directives.front().kind == DirectiveKind::kWipe;
+  return !response.acks.empty() || !response.changes.empty() || !only_wipe;
+}
+
 int tell_story(const std::filesystem::path& dir, Narrator& n) {
-  const std::int64_t three_hours = 3LL * 60 * 60 * 1000;
-  n.step("Three phones, each with its own encrypted store");
-  DemoHub hub(SystemClockSource::instance());
-  Device amira(dir, "Amira", "amira", 0, "2580");
-  Device ben(dir, "Ben", "ben", three_hours, "1379");  // his phone's clock is 3 hours fast
-  Device carol(dir, "Carol", "carol", 0, "4682");
-  n.say("  Amira (social worker), Ben (covering colleague, phone clock 3 h fast), Carol (manager).");
+  n.step("The council's sync server starts");
+  dev::ServerProcess server({server_binary(), (dir / "server").string()});
+  n.say("  fieldsync-server on %s, data in %s", server.url().c_str(),
+        (dir / "server").string().c_str());
+  auto admin_transport = platform::make_curl_transport();
+  dev::AdminClient admin(*admin_transport, server.url(), server.create_admin_token("demo admin"));
 
-  n.step("The council allocates Jordan's case; everyone checks in");
-  const CaseId jordan = Uuid::random_v4();
-  hub.create_case(jordan, {{"child_name", Value::text("Jordan Ellis")},
-                           {"status", Value::text("open")},
-                           {"plan_type", Value::text("child_protection")}});
-  for (Device* device : {&amira, &ben, &carol}) device->sync(hub, n);
+  n.step("An admin sets up two teams, four people and three children's cases");
+  admin.create_team("north", "North Family Support");
+  admin.create_team("south", "South Safeguarding");
+  admin.create_user("maya", "north", "manager", "Maya Okafor");
+  admin.create_user("amira", "north", "worker", "Amira Shah");
+  admin.create_user("ben", "north", "worker", "Ben Doyle");
+  admin.create_user("chen", "south", "worker", "Chen Liu");
+  const std::string family = Uuid::random_v4().to_string();
+  const CaseId jordan = admin.create_case(
+      "amira",
+      {{"child_name", "Jordan Ellis"}, {"family_id", family}, {"plan_type", "child_protection"}});
+  const CaseId riley = admin.create_case(
+      "amira",
+      {{"child_name", "Riley Ellis"}, {"family_id", family}, {"plan_type", "child_protection"}});
+  const CaseId sam =
+      admin.create_case("ben", {{"child_name", "Sam Patel"}, {"plan_type", "child_in_need"}});
+  n.say("  North: Maya (manager), Amira and Ben (social workers). South: Chen (social worker).");
+  n.say("  Jordan and Riley Ellis (siblings) are Amira's; Sam Patel is Ben's.");
 
-  n.step("Amira visits the family home, with no signal");
-  client::Fields visit_fields = {
-      {"visit_type", Value::text("statutory_child_protection")},
-      {"location_type", Value::text("home")},
-      {"actual_start", Value::timestamp(amira.store->now())},
-      {"child_seen", Value::boolean(true)},
-      {"seen_alone", Value::boolean(true)},
-      {"people_present", Value::text("Jordan (child)\nMs Ellis (mother)")},
-      {"observations", Value::text("Jordan was calm and showed me his room. Kitchen stocked.")},
-      {"childs_views", Value::text("Jordan says he likes his new teacher.")}};
-  const RecordId visit = amira.casework().record_visit(jordan, visit_fields);
-  n.say("  Recorded on the device: %zu change(s) waiting in the outbox.",
-        amira.store->outbox_change_count());
+  n.step("Each phone is enrolled with a one-time code and creates its encrypted store");
+  Phone amira(dir, "Amira", "amira-phone", kThreeHoursMs);  // its clock is 3 hours fast
+  Phone ben(dir, "Ben", "ben-phone", 0);
+  Phone maya(dir, "Maya", "maya-tablet", 0);
+  Phone chen(dir, "Chen", "chen-phone", 0);
+  amira.enrol(server.url(), admin.enrolment_code("amira"), "2580");
+  ben.enrol(server.url(), admin.enrolment_code("ben"), "1379");
+  maya.enrol(server.url(), admin.enrolment_code("maya"), "4682");
+  chen.enrol(server.url(), admin.enrolment_code("chen"), "9153");
+  for (Phone* phone : {&amira, &ben, &maya, &chen}) phone->sync(n);
+  n.check(cases_of(amira.store()) == std::set<CaseId>{jordan, riley},
+          "Amira's phone holds Jordan's and Riley's cases");
+  n.check(cases_of(ben.store()) == std::set<CaseId>{sam}, "Ben's phone holds Sam's case only");
+  n.check(cases_of(maya.store()) == std::set<CaseId>{jordan, riley, sam},
+          "Maya, their manager, holds all three");
+  n.check(cases_of(chen.store()).empty(), "Chen, in another team, holds none of them");
+
+  n.step(
+      "Offline: Amira visits the Ellis household; her phone restarted with its clock 3 hours fast");
+  amira.reboot();
+  const std::vector<RecordId> household = amira.casework().record_household_visit(
+      {},
+      {{jordan, visit_fields(amira.store(), true, "Jordan showed me his room; calm and chatty.")},
+       {riley,
+        visit_fields(amira.store(), false, "Riley (2) asleep in the cot; well cared for.")}});
+  const RecordId jordan_visit = household.at(0);
+  n.say(
+      "  One household visit, one record per child: Jordan seen alone, Riley seen (too young to be "
+      "alone).");
+  n.say("  Her phone reads %s, so the visit is stamped 3 hours ahead.",
+        format_timestamp(Timestamp{amira.clock().wall_ms()}).c_str());
   try {
-    client::Fields contradictory = visit_fields;
+    Fields contradictory = visit_fields(amira.store(), true, "");
     contradictory["child_seen"] = Value::boolean(false);
     contradictory["reason_not_seen"] = Value::text("child_not_home");
     amira.casework().record_visit(jordan, contradictory);
-    n.check(false, "a contradictory visit is refused");
+    n.check(false, "a visit saying 'seen alone' but 'not seen' is refused");
   } catch (const Error& error) {
-    n.check(error.is(ErrorCode::kValidation), std::string("a contradictory visit is refused: ") +
-                                                  error.what());
+    n.check(error.is(ErrorCode::kValidation),
+            std::string("a visit saying 'seen alone' but 'not seen' is refused: ") + error.what());
   }
+  const RecordId ben_note = ben.casework().write_note(
+      sam, {{"content", Value::text("Sam's school reports good attendance this term.")},
+            {"note_type", Value::text("case_note")}});
+  ben.casework().submit_note(ben_note);
+  n.say("  Ben, also offline, submits a case note on Sam.");
 
-  n.step("Back in signal, Amira syncs; Ben and Carol pull the visit");
-  amira.sync(hub, n);
-  ben.sync(hub, n);
-  carol.sync(hub, n);
-  n.check(observations_of(ben, visit) == observations_of(amira, visit),
-          "Ben's phone holds Amira's visit");
+  n.step("Back in signal: the server refuses stamps from the future; Amira's phone corrects them");
+  const client::SyncReport amira_first = amira.sync(n);
+  n.check(amira_first.restamped_changes > 0 && amira_first.outbox_remaining == 0,
+          "Amira's visits were re-stamped from the server's time and accepted");
+  const Version stamped = amira.store().field_versions(jordan_visit).at("observations");
+  const std::int64_t ahead_ms =
+      static_cast<std::int64_t>(stamped.hlc.ms()) - SystemClockSource::instance().wall_ms();
+  n.check(ahead_ms < 60'000, "the visit's stamp is now within a minute of real time (" +
+                                 std::to_string(ahead_ms / 1000) + " s), not 3 hours ahead");
+  ben.sync(n);
+  maya.sync(n);
+  n.check(
+      maya.store().record(jordan_visit).has_value() && maya.store().record(ben_note).has_value(),
+      "Maya's tablet holds both children's visits and Ben's note");
 
-  n.step("Offline, Ben and Carol both add to the observations");
-  ben.store->write_record(
-      {"visit", visit, jordan,
-       {{"observations", Value::text(observations_of(ben, visit) +
-                                     " School (phone, Ben): attendance 96%.")}}});
-  n.say("  Ben edits, having seen Amira's text. His phone says %s, but his stamp follows the "
-        "server's clock: %s.",
-        format_timestamp(Timestamp{ben.clock.wall_ms()}).c_str(),
-        format_timestamp(Timestamp{static_cast<std::int64_t>(
-                             ben.store->field_versions(visit).at("observations").hlc.ms())})
-            .c_str());
-  carol.store->write_record(
-      {"visit", visit, jordan,
-       {{"observations", Value::text(observations_of(carol, visit) +
-                                     " Manager (Carol): discuss at supervision Friday.")}}});
-  n.say("  Carol edits the same field from Amira's text: she has not seen Ben's.");
-
-  n.step("Both sync: nothing is lost silently");
-  ben.sync(hub, n);
-  carol.sync(hub, n);
-  amira.sync(hub, n);
-  ben.sync(hub, n);
-  const auto conflicts = carol.store->conflicts();
-  n.check(conflicts.size() == 1, "the server reports exactly one conflict");
+  n.step("Offline again, Amira and Maya (covering Amira's afternoon) add to Jordan's visit");
+  amira.store().write_record(
+      {"visit",
+       jordan_visit,
+       jordan,
+       {{"observations", Value::text(text_of(amira.store(), jordan_visit, "observations") +
+                                     " Mother mentioned a new partner.")}}});
+  maya.store().write_record(
+      {"visit",
+       jordan_visit,
+       jordan,
+       {{"observations", Value::text(text_of(maya.store(), jordan_visit, "observations") +
+                                     " School nurse (phone): no concerns.")}}});
+  n.say("  Each edits the text she has; neither has seen the other's edit.");
+  maya.sync(n);
+  amira.sync(n);
+  maya.sync(n);
+  const auto conflicts = maya.store().conflicts();
+  n.check(conflicts.size() == 1,
+          "the server reports exactly one conflict: Amira's line was overwritten unseen");
+  n.check(amira.store().conflicts().size() == 1, "Amira's phone holds the same conflict");
   if (!conflicts.empty()) {
-    const Conflict& c = conflicts[0].conflict;
-    n.say("  visit.%s: %s's value was overwritten by %s, who never saw it.", c.field.c_str(),
-          c.lost.author.c_str(), c.winner.author.c_str());
-    n.say("    lost:   \"%s\"", c.lost.value.as_text().c_str());
-    n.say("    winner: \"%s\"", c.winner.value.as_text().c_str());
-    n.check(ben.store->conflicts().size() == 1 && amira.store->conflicts().size() == 1,
-            "every device of the case's workers holds the conflict");
-
-    n.step("Carol reads both and restores Ben's text (which names both versions)");
-    carol.store->resolve_conflict(c.lost.version, client::Store::Resolve::kRestoreLost);
-    for (int round = 0; round < 2; ++round) {
-      for (Device* device : {&carol, &amira, &ben}) device->sync(hub, n);
-    }
+    const Conflict& c = conflicts.front().conflict;
+    n.say("    lost   (%s): \"%s\"", c.lost.author.c_str(), c.lost.value.as_text().c_str());
+    n.say("    winner (%s): \"%s\"", c.winner.author.c_str(), c.winner.value.as_text().c_str());
+    n.say("  Maya reads both, resolves the conflict, and adds Amira's line to the text.");
+    maya.store().resolve_conflict(c.lost.version, client::Store::Resolve::kKeepCurrent);
+    maya.store().write_record(
+        {"visit",
+         jordan_visit,
+         jordan,
+         {{"observations",
+           Value::text(c.winner.value.as_text() + " Mother mentioned a new partner.")}}});
+    maya.sync(n);
+    amira.sync(n);
   }
-  n.check(hub.conflict_count() == 0, "the conflict log is empty after the resolution");
-  n.check(carol.store->conflicts().empty() && ben.store->conflicts().empty() &&
-              amira.store->conflicts().empty(),
-          "every device dropped the conflict");
-  const std::string final_text = observations_of(amira, visit);
-  n.check(final_text == observations_of(ben, visit) && final_text == observations_of(carol, visit),
-          "all three phones agree on the visit");
-  n.say("  observations: \"%s\"", final_text.c_str());
+  n.check(maya.store().conflicts().empty() && amira.store().conflicts().empty(),
+          "the conflict is resolved on every device");
+  n.check(text_of(amira.store(), jordan_visit, "observations") ==
+              text_of(maya.store(), jordan_visit, "observations"),
+          "Amira and Maya hold the same observations");
 
-  n.step("Amira writes a case note, submits it, and corrects it by amendment");
-  client::Casework casework = amira.casework();
-  const RecordId note = casework.write_note(
-      jordan, {{"content", Value::text("Ms Ellis agreed to the school meeting on Tuesday.")},
-               {"note_type", Value::text("case_note")}});
-  casework.submit_note(note);
-  try {
-    casework.edit_note(note, {{"content", Value::text("rewritten")}});
-    n.check(false, "a submitted note cannot be edited");
-  } catch (const Error& error) {
-    n.check(error.is(ErrorCode::kFrozen), std::string("a submitted note cannot be edited: ") +
-                                              error.what());
-  }
-  casework.amend_note(note, "Ms Ellis agreed to the school meeting on Wednesday.",
-                      "wrong day typed at the visit");
-  amira.sync(hub, n);
-  carol.sync(hub, n);
-  n.check(carol.casework().notes(jordan).size() == 2,
-          "Carol sees the original note and its amendment");
+  n.step("Ben's phone is lost; the admin revokes it");
+  const OriginId lost_phone = ben.store().identity().device_id;
+  const std::string lost_token = ben.token();
+  admin.revoke(lost_phone, "reported lost on the bus");
+  const client::SyncReport finder = ben.sync(n);
+  n.check(finder.outcome == client::SyncOutcome::kWiped && !std::filesystem::exists(ben.path()),
+          "when the phone next connects, the server tells it to wipe, and its store is gone");
+  n.check(!sends_anything(*admin_transport, server.url(), lost_token, lost_phone, sam),
+          "a copy of the phone's token gets nothing in and nothing out: the server answers only "
+          "'wipe'");
+  Phone ben_new(dir, "Ben", "ben-new-phone", 0);
+  ben_new.enrol(server.url(), admin.enrolment_code("ben"), "8642");
+  ben_new.sync(n);
+  n.check(ben_new.store().record(ben_note).has_value(),
+          "Ben's replacement phone gets Sam's case back, note included");
+
+  n.step("Riley's case moves to the South team, to Chen");
+  admin.allocate(riley, "chen");
+  for (Phone* phone : {&chen, &amira, &maya, &amira, &maya}) phone->sync(n);
+  n.check(cases_of(chen.store()) == std::set<CaseId>{riley} &&
+              chen.store().record(household.at(1)).has_value(),
+          "Chen's phone holds Riley's whole case, Amira's visit included");
+  n.check(!cases_of(amira.store()).contains(riley) &&
+              !amira.store().record(household.at(1)).has_value(),
+          "Amira's phone no longer holds Riley's case");
+  n.check(!cases_of(maya.store()).contains(riley),
+          "nor does Maya's: Riley is no longer her team's");
 
   n.step("At rest, the stores hold ciphertext only");
-  for (Device* device : {&amira, &ben, &carol}) {
-    const std::string raw = dev::read_file(device->path()) + dev::read_file(device->path() + "-wal");
-    n.check(raw.find("Jordan") == std::string::npos && raw.find("Ellis") == std::string::npos,
-            device->person + "'s store file (" + std::to_string(raw.size()) +
-                " bytes) never contains the child's name");
+  for (Phone* phone : {&amira, &maya, &chen, &ben_new}) {
+    const std::string raw = dev::read_file(phone->path()) + dev::read_file(phone->path() + "-wal");
+    n.check(raw.find("Ellis") == std::string::npos && raw.find("Patel") == std::string::npos,
+            phone->person() + "'s store (" + std::to_string(raw.size()) +
+                " bytes) never shows a child's name");
+  }
+
+  n.step("Final check: every device agrees with the server on every field");
+  const int exit_status = server.stop();
+  n.check(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0,
+          "the server stopped cleanly on SIGTERM");
+  auto storage = server::open_sqlite_storage((dir / "server").string());
+  auto state = storage->begin();
+  for (Phone* phone : {&amira, &maya, &chen, &ben_new}) {
+    std::size_t fields = 0;
+    const bool agrees = agrees_with_server(phone->store(), *state, fields);
+    n.check(agrees, phone->person() + "'s device: " + std::to_string(fields) +
+                        " fields, same values and versions as the server");
   }
   return n.failures();
 }
@@ -240,8 +434,7 @@ int run_demo(const DemoOptions& options) {
     scratch.emplace(std::filesystem::temp_directory_path(), "fieldsync-demo");
     dir = scratch->path();
   }
-  std::printf("fieldsync demo: one child's visit, three people, patchy signal\n");
-  std::printf("(the sync server is not built yet: an in-process stand-in plays its part)\n");
+  std::printf("fieldsync demo: four people, three children, patchy signal, one lost phone\n");
   Narrator narrator(options.quiet);
   int failures = 0;
   try {
@@ -250,7 +443,7 @@ int run_demo(const DemoOptions& options) {
     std::fprintf(stderr, "demo failed: %s\n", error.what());
     failures = 1;
   }
-  if (!scratch) std::printf("\nStores kept in %s\n", dir.string().c_str());
+  if (!scratch) std::printf("\nServer and device data kept in %s\n", dir.string().c_str());
   std::printf("\n%s\n", failures == 0 ? "demo: every check held" : "demo: some checks FAILED");
   return failures == 0 ? 0 : 1;
 }

@@ -5,9 +5,10 @@
  * WHAT IT DOES
  * A social worker's device keeps its caseload in an encrypted SQLite store that works with no
  * network. The shell opens the store, unlocks it with the worker's passcode, records visits,
- * assessments and notes, and later syncs with the server (the sync calls come with the sync
- * engine). Nothing recorded is lost: every user action is written, with its outbox entry, in one
- * durable transaction before the call returns.
+ * assessments and notes, and syncs with the server whenever a connection appears
+ * (fieldsync_enrol once, then fieldsync_sync; see "SERVER" below). Nothing recorded is lost: every
+ * user action is written, with its outbox entry, in one durable transaction before the call
+ * returns.
  *
  * CONVENTIONS
  *  - Handles are opaque. fieldsync_store_free() is safe on NULL. Free a handle only when no other
@@ -110,7 +111,12 @@ typedef enum fieldsync_error_code {
   FIELDSYNC_ERR_LOCKED = 9,              /* unlock first (or sync, after a long time offline) */
   FIELDSYNC_ERR_IO = 10,
   FIELDSYNC_ERR_CLOCK_SKEW = 11,
-  FIELDSYNC_ERR_INTERNAL = 12            /* a bug: please report it with the message */
+  FIELDSYNC_ERR_INTERNAL = 12,           /* a bug: please report it with the message */
+  FIELDSYNC_ERR_UNAUTHORIZED = 13,       /* the server refused the token or enrolment code */
+  FIELDSYNC_ERR_FORBIDDEN = 14,          /* the server refused the request for this user */
+  FIELDSYNC_ERR_RATE_LIMITED = 15,       /* too many failed attempts: try again later */
+  FIELDSYNC_ERR_CONFLICT = 16,           /* the request contradicts what the server holds */
+  FIELDSYNC_ERR_UNAVAILABLE = 17         /* the server cannot answer now */
 } fieldsync_error_code;
 
 typedef struct fieldsync_error {
@@ -157,8 +163,12 @@ typedef struct fieldsync_key_wrapper {
  *   {"event":"unlocked"}           a passcode unlocked it
  *   {"event":"check_in_required"}  the passcode was right, but the device must sync first
  *   {"event":"unlock_failed","attempts_left":3}   a wrong passcode to fieldsync_store_unlock
- *   {"event":"wiped"}              by fieldsync_store_wipe, or after too many wrong passcodes
- *   {"event":"conflict_queued","record_id":"..."} (with the sync calls)
+ *   {"event":"wiped"}              by fieldsync_store_wipe, after too many wrong passcodes, or
+ *                                  by the server's wipe or retire directive during a sync
+ *   {"event":"conflict_queued","record_id":"..."}  a sync queued a conflict on that record
+ *   {"event":"sync_progress","round":2,"changes_pushed":40,"changes_pulled":500,
+ *    "outbox_remaining":0,"retry_in_ms":0}        after each round trip of fieldsync_sync, and
+ *                                  before each wait to retry (then retry_in_ms > 0)
  * Each change of state is reported once. New events and members may be added: ignore unknown
  * ones. `event_json` is borrowed for the duration of the callback. Do not call back into the same
  * store from the callback.
@@ -332,6 +342,185 @@ bool fieldsync_resolve_conflict(fieldsync_store *store, const char *lost_version
 
 /* Frees a string returned by fieldsync. Safe on NULL. */
 void fieldsync_string_free(char *string) FIELDSYNC_NOEXCEPT;
+
+/* ---- Server: transport, enrolment, sync ------------------------------------------------------ */
+
+/*
+ * SERVER
+ * A device is enrolled once: an administrator gives the worker a one-time code, and
+ * fieldsync_enrol exchanges it with the server for this device's identity and token, then creates
+ * the store. From then on, fieldsync_sync pushes the outbox and pulls what changed, in round
+ * trips of one HTTPS request each, until done, until the time limit, or until cancelled. Mobile
+ * background windows are short (about 30 seconds on iOS): pass a time limit that fits, and sync
+ * again in the next window; nothing is lost by stopping, since each round trip is applied in one
+ * transaction and a sync stops only between them.
+ *
+ * All of it runs on the calling thread (fieldsync starts no threads): call it from a background
+ * thread. The UI may keep using the same store meanwhile. Progress arrives as "sync_progress"
+ * events through the store's event callback, on the syncing thread.
+ */
+
+/*
+ * HTTP TRANSPORT: how fieldsync reaches the server. Either the built-in libcurl one
+ * (fieldsync_transport_new_curl: desktops, tests) or the shell's own HTTP stack (URLSession,
+ * OkHttp) through callbacks (fieldsync_transport_new). A transport handle serves one call at a
+ * time (a second thread waits); keep one for the life of the app so connections are reused.
+ */
+typedef struct fieldsync_transport fieldsync_transport;
+
+/* One request, borrowed for the duration of the `send` callback. */
+typedef struct fieldsync_http_request {
+  const char *method;               /* "POST" */
+  const char *url;                  /* absolute: "https://sync.example.org/v1/sync" */
+  const char *const *header_names;  /* header_count NUL-terminated names ... */
+  const char *const *header_values; /* ... and their values, in the same order */
+  size_t header_count;
+  const uint8_t *body;              /* body_len bytes, binary (not NUL-terminated) */
+  size_t body_len;
+  int64_t timeout_ms;               /* the whole exchange, connecting included, must end by then */
+} fieldsync_http_request;
+
+/* Where `send` writes the answer: owned by fieldsync, valid only during that `send` call. Each
+ * function returns false (and does nothing) for a NULL argument; add_header and append_body also
+ * when out of memory or past 64 MiB of body, which then fails the request. */
+typedef struct fieldsync_http_response fieldsync_http_response;
+bool fieldsync_http_response_set_status(fieldsync_http_response *response,
+                                        int32_t status) FIELDSYNC_NOEXCEPT;
+bool fieldsync_http_response_add_header(fieldsync_http_response *response, const char *name,
+                                        const char *value) FIELDSYNC_NOEXCEPT;
+/* Appends to the body: call it once with the whole body, or once per chunk as it arrives. */
+bool fieldsync_http_response_append_body(fieldsync_http_response *response, const uint8_t *data,
+                                         size_t len) FIELDSYNC_NOEXCEPT;
+
+/*
+ * The shell's transport. `send` performs `request` and returns when the exchange is over,
+ * blocking the calling thread (with URLSession: start the task, then wait on a semaphore that the
+ * completion handler signals).
+ *  - Any HTTP status, 4xx and 5xx included, is an answer: set the status, add the headers,
+ *    append the body, and return true. fieldsync decides what a status means.
+ *  - A network failure (no connection, timeout, TLS verification failed, cancelled by the shell)
+ *    returns false, after writing a NUL-terminated English explanation of up to
+ *    `error_capacity` bytes (512 are offered) into `error_message`, and the platform's error code
+ *    (NSURLErrorDomain's, say; 0 if none) into *error_code. The sync reports it as
+ *    FIELDSYNC_DOMAIN_NETWORK with that code and retries it with backoff.
+ *  - Follow no redirects, do not retry, and verify TLS certificates and host names.
+ * `release` (may be NULL) is called exactly once: by fieldsync_transport_free, or before
+ * fieldsync_transport_new returns if it fails. Calls come from the thread running the sync or the
+ * enrolment, one at a time per transport handle.
+ */
+typedef struct fieldsync_transport_callbacks {
+  void *context;
+  bool (*send)(void *context, const fieldsync_http_request *request,
+               fieldsync_http_response *response, int32_t *error_code, char *error_message,
+               size_t error_capacity);
+  void (*release)(void *context);
+} fieldsync_transport_callbacks;
+
+/* A transport over the shell's callbacks (copied; `send` is required). Free with
+ * fieldsync_transport_free. */
+fieldsync_transport *fieldsync_transport_new(const fieldsync_transport_callbacks *callbacks,
+                                             fieldsync_error *error) FIELDSYNC_NOEXCEPT;
+
+/* The built-in libcurl transport: TLS certificates and host names verified, no redirects, one
+ * connection kept open between requests. `ca_file` (may be NULL: the system's trust store) is a
+ * PEM bundle of the certificate authorities to trust instead, to pin the council's own. */
+fieldsync_transport *fieldsync_transport_new_curl(const char *ca_file,
+                                                  fieldsync_error *error) FIELDSYNC_NOEXCEPT;
+
+/* Frees the transport (calling `release` for a callback transport). Safe on NULL. Not while a
+ * call is using it. */
+void fieldsync_transport_free(fieldsync_transport *transport) FIELDSYNC_NOEXCEPT;
+
+/* What the shell says of itself to the server (for the administrators' device list). Both
+ * members may be NULL. */
+typedef struct fieldsync_client_info {
+  const char *platform;    /* "ios 17.4", "android 14" */
+  const char *app_version; /* the app's own version, "2.3.1" */
+} fieldsync_client_info;
+
+/*
+ * Enrols this device with a one-time code, then creates its store, unlocked, with the identity
+ * and token the server gave (the token stays inside the store, encrypted). Arguments as for
+ * fieldsync_store_create (`key_wrapper` with the same ownership rule), plus the transport
+ * (borrowed), the server's URL ("https://sync.example.org"; plain http only to localhost), the
+ * code as the administrator gave it, and `client` (may be NULL).
+ * Fails, before contacting the server, with FIELDSYNC_ERR_INVALID_ARGUMENT when a store exists
+ * at the path or an argument is unusable. The server's refusals: FIELDSYNC_ERR_UNAUTHORIZED (a
+ * wrong, used or expired code), FIELDSYNC_ERR_RATE_LIMITED (too many attempts: the message says
+ * how long to wait); no connection: FIELDSYNC_DOMAIN_NETWORK. A code is spent once the server
+ * accepts it, so should the store then fail to be created (a full disk), the message says to ask
+ * for a new code. Blocks for a network round trip and the key derivation: not on the UI thread.
+ */
+fieldsync_store *fieldsync_enrol(const fieldsync_store_options *options,
+                                 const fieldsync_key_wrapper *key_wrapper, const char *passcode,
+                                 fieldsync_transport *transport, const char *server_url,
+                                 const char *enrolment_code, const fieldsync_client_info *client,
+                                 fieldsync_error *error) FIELDSYNC_NOEXCEPT;
+
+/* A flag that stops a sync from another thread: make one per sync (or reuse it while unset),
+ * pass it to fieldsync_sync, and set it from any thread at any time. The sync stops at its next
+ * check (between round trips, and within 50 ms while waiting to retry; a request in flight is
+ * abandoned with the built-in transport). Free it after the sync has returned. */
+typedef struct fieldsync_cancel_flag fieldsync_cancel_flag;
+fieldsync_cancel_flag *fieldsync_cancel_flag_new(void) FIELDSYNC_NOEXCEPT; /* NULL: no memory */
+void fieldsync_cancel_flag_set(fieldsync_cancel_flag *flag) FIELDSYNC_NOEXCEPT; /* NULL: no-op */
+void fieldsync_cancel_flag_free(fieldsync_cancel_flag *flag) FIELDSYNC_NOEXCEPT; /* NULL: no-op */
+
+/* A member left 0 takes its default; a negative one is refused (FIELDSYNC_ERR_INVALID_ARGUMENT). */
+typedef struct fieldsync_sync_settings {
+  const char *server_url;           /* required: "https://sync.example.org" */
+  fieldsync_client_info client;     /* sent as telemetry; members may be NULL */
+  int32_t max_changes_per_request;  /* changes pushed per round trip (whole groups); 2000 */
+  int32_t max_rounds;               /* round trips per call, a guard against a looping server; 100 */
+  int64_t initial_retry_delay_ms;   /* backoff after a temporary failure starts here; 500 */
+  int64_t max_retry_delay_ms;       /* and doubles up to this; 60000 */
+  int32_t max_attempts;             /* failed attempts in a row before giving up; 10 */
+  int64_t request_timeout_ms;       /* one request; shortened to fit the time limit; 30000 */
+  bool use_json;                    /* JSON bodies instead of binary, for debugging; false */
+} fieldsync_sync_settings;
+
+/* Fills `settings` with the defaults (server_url and client members NULL). */
+void fieldsync_sync_settings_init(fieldsync_sync_settings *settings) FIELDSYNC_NOEXCEPT;
+
+typedef enum fieldsync_sync_outcome {
+  FIELDSYNC_SYNC_FAILED = -1,            /* see `error` (and the report's "error") */
+  FIELDSYNC_SYNC_COMPLETED = 0,          /* nothing left to push or pull */
+  FIELDSYNC_SYNC_DEADLINE_REACHED = 1,   /* the time limit came first: sync again later */
+  FIELDSYNC_SYNC_CANCELLED = 2,          /* the cancel flag was set */
+  FIELDSYNC_SYNC_ROUND_LIMIT_REACHED = 3, /* max_rounds round trips and more to do: sync again */
+  FIELDSYNC_SYNC_WIPED = 4,              /* the server wiped this device: only free the store */
+  FIELDSYNC_SYNC_UPGRADE_REQUIRED = 5    /* the server needs a newer app; nothing was synced */
+} fieldsync_sync_outcome;
+
+/*
+ * Syncs the store with the server through `transport` (borrowed) for at most `time_limit_ms`
+ * (> 0) from now, or until `cancel` (may be NULL) is set. Works on a store that is unlocked or
+ * waiting for a check-in (FIELDSYNC_STATE_CHECK_IN_REQUIRED: a successful round trip unlocks it).
+ *
+ * Temporary failures (no network, server errors 5xx, 429 "rate_limited") are retried with
+ * growing, randomised waits, never sooner than the server's Retry-After and never past the time
+ * limit; when the limit comes first the outcome is FIELDSYNC_SYNC_DEADLINE_REACHED and the
+ * report's "error" says what was being retried. Other refusals end the sync at once with
+ * FIELDSYNC_SYNC_FAILED: e.g. FIELDSYNC_ERR_UNAUTHORIZED (the token is no longer valid: enrol
+ * again; a 401 never wipes anything), FIELDSYNC_ERR_FORBIDDEN, or FIELDSYNC_DOMAIN_HTTP with the
+ * status as code. The error of a failed sync is sent to the server with the next one.
+ *
+ * `report_json` (may be NULL) receives, whenever the sync ran (failed included), a JSON object
+ * owned by the caller (fieldsync_string_free):
+ *   {"outcome": "completed" | "deadline_reached" | "cancelled" | "round_limit_reached" |
+ *               "failed" | "wiped" | "upgrade_required",
+ *    "rounds", "requests", "changes_pushed", "groups_acked", "groups_rejected", "changes_pulled",
+ *    "conflicts_queued", "restamped_changes", "outbox_remaining": numbers,
+ *    "error": {"domain", "code", "message", "http_status", "server_error"}  (when there is one),
+ *    "minimum_core_version": "..."  (with "upgrade_required")}
+ * and NULL when the call could not start (a bad argument, see `error`).
+ * Rejected write groups go to the rejection queue (fieldsync_rejections); conflicts to the
+ * conflict queue, each announced by a "conflict_queued" event.
+ */
+fieldsync_sync_outcome fieldsync_sync(fieldsync_store *store, fieldsync_transport *transport,
+                                      const fieldsync_sync_settings *settings,
+                                      int64_t time_limit_ms, const fieldsync_cancel_flag *cancel,
+                                      char **report_json, fieldsync_error *error) FIELDSYNC_NOEXCEPT;
 
 #ifdef __cplusplus
 }

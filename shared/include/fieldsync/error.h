@@ -36,6 +36,11 @@ enum class ErrorCode : std::int32_t {
   kIo = 10,                 // a file or database failure
   kClockSkew = 11,          // a stamp too far ahead of the server's time
   kInternal = 12,           // a broken invariant: a bug
+  kUnauthorized = 13,       // no valid credentials: a wrong or revoked token, a used enrolment code
+  kForbidden = 14,          // valid credentials without the right to do this
+  kRateLimited = 15,        // too many failed attempts: wait, then try again
+  kConflict = 16,           // the request contradicts what the server already holds
+  kUnavailable = 17,        // the service cannot answer now (shutting down, overloaded)
 };
 
 std::string_view to_string(ErrorDomain domain);

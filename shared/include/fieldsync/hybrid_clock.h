@@ -63,6 +63,18 @@ class HybridClock {
   // unacknowledged outbox can be re-stamped from max(corrected now, highest_kept) + 1.
   void rewind_to(Hlc highest_kept);
 
+  // What anchor_to_server() recorded: a server time and the monotonic time it was received at.
+  // A store keeps it so that a new process on the same boot goes on from the server's time
+  // rather than from a device clock that may be wrong.
+  struct ServerAnchor {
+    std::int64_t server_ms = 0;
+    std::int64_t monotonic_ms = 0;
+  };
+  std::optional<ServerAnchor> server_anchor() const;
+  // Takes back an anchor kept from an earlier process. The caller checks that the monotonic clock
+  // has not restarted since (a reboot); a later anchor_to_server() replaces it.
+  void restore_server_anchor(const ServerAnchor& anchor);
+
   // The physical part now, in Unix milliseconds (server-anchored when an anchor exists).
   std::int64_t physical_ms();
   // The highest stamp issued or observed.
@@ -76,11 +88,7 @@ class HybridClock {
   mutable std::mutex mutex_;
   // Guarded by mutex_:
   Hlc last_;
-  struct Anchor {
-    std::int64_t server_ms;
-    std::int64_t monotonic_ms;
-  };
-  std::optional<Anchor> anchor_;
+  std::optional<ServerAnchor> anchor_;
 };
 
 // True when `stamp` is more than `max_ahead_ms` ahead of `server_ms` (the server refuses it).

@@ -88,9 +88,14 @@ struct RejectedGroup {
 // What one sync round trip did to the store.
 struct SyncApplied {
   std::size_t acked_groups = 0;
-  std::size_t rejected_groups = 0;
+  std::size_t acked_changes = 0;
+  std::size_t rejected_groups = 0;  // queued for the worker; clock-skew refusals are not
   std::size_t changes_applied = 0;
   std::size_t conflicts_queued = 0;
+  std::vector<RecordId> conflicted_records;  // the records of the conflicts queued, once each
+  // The server refused stamps as too far ahead of its time: the whole unacknowledged outbox was
+  // re-stamped from the server's time, in the same transaction, and is to be sent again.
+  std::size_t restamped_changes = 0;
   std::vector<Directive> directives;  // for the caller to carry out (purge and wipe are done here)
   bool wiped = false;
 };
@@ -166,9 +171,14 @@ class Store {
   SyncRequest prepare_sync(std::size_t max_changes, const Telemetry& app_telemetry);
   // Applies a response in one transaction: acks, rejections, changes, conflicts, resolutions, the
   // cursor, the server time; purge and wipe directives are carried out (purge only once the
-  // case's outbox entries are acknowledged).
+  // case's outbox entries are acknowledged). A clock-skew rejection re-stamps the outbox instead
+  // of queueing a rejection (DESIGN.md section 3). A response applied also clears the last sync
+  // error: the request it answered carried it to the server.
   SyncApplied apply_sync(const SyncResponse& response);
   std::int64_t last_sync_ms();
+  // Keeps (encrypted) why the last sync failed, for the next request's telemetry. `code` is
+  // short and stable ("network:7", "http:400", "unauthorized"); neither may hold case data.
+  void set_last_sync_error(std::string_view code, std::string_view message);
 
   class Impl;
 

@@ -1,0 +1,239 @@
+// Credentials: tokens, enrolment codes and the failed-attempt limit. See credentials.h.
+#include "credentials.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "fieldsync/crypto.h"
+#include "fieldsync/error.h"
+#include "http/error_mapping.h"
+
+namespace fieldsync::server {
+namespace {
+
+constexpr std::size_t kSecretBytes = 32;
+// No 0/O, 1/I/L, U: codes are read aloud and typed on phones.
+constexpr std::string_view kCodeAlphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789";
+constexpr std::size_t kCodeIdChars = 8;
+constexpr std::size_t kCodeSecretChars = 16;
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (const std::uint8_t byte : bytes) {
+    hex.push_back(kDigits[byte >> 4]);
+    hex.push_back(kDigits[byte & 0xF]);
+  }
+  return hex;
+}
+
+Bytes hash_of(std::string_view secret) { return crypto::sha256(crypto::as_bytes(secret)); }
+
+bool secret_matches(std::string_view secret, const Bytes& stored_hash) {
+  return crypto::constant_time_equal(hash_of(secret), stored_hash);
+}
+
+std::string random_secret() { return to_hex(crypto::random_bytes(kSecretBytes)); }
+
+std::string random_code_chars(std::size_t count) {
+  // Rejection sampling keeps every character equally likely.
+  const std::size_t limit = 256 - 256 % kCodeAlphabet.size();
+  std::string chars;
+  while (chars.size() < count) {
+    for (const std::uint8_t byte : crypto::random_bytes(count * 2)) {
+      if (byte < limit && chars.size() < count) chars.push_back(kCodeAlphabet[byte % kCodeAlphabet.size()]);
+    }
+  }
+  return chars;
+}
+
+// The code as typed: group dashes and spaces dropped, letters upper-cased.
+std::string normalise_code(std::string_view typed) {
+  std::string code;
+  for (const char c : typed) {
+    if (c == '-' || c == ' ') continue;
+    code.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
+  }
+  return code;
+}
+
+std::string grouped(const std::string& code) {
+  std::string text;
+  for (std::size_t i = 0; i < code.size(); ++i) {
+    if (i > 0 && i % 4 == 0) text.push_back('-');
+    text.push_back(code[i]);
+  }
+  return text;
+}
+
+std::optional<OriginId> device_id_from_hex(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  const std::string text = std::string(hex.substr(0, 8)) + "-" + std::string(hex.substr(8, 4)) + "-" +
+                           std::string(hex.substr(12, 4)) + "-" + std::string(hex.substr(16, 4)) +
+                           "-" + std::string(hex.substr(20));
+  return Uuid::parse(text);
+}
+
+std::string device_hex(const OriginId& id) { return to_hex(id.bytes()); }
+
+}  // namespace
+
+bool AdminIdentity::has_role(std::string_view role) const {
+  return std::find(token.roles.begin(), token.roles.end(), role) != token.roles.end();
+}
+
+Credentials::Credentials(ClockSource& clock, CredentialOptions options)
+    : clock_(clock), options_(options) {}
+
+std::optional<Credentials::Bearer> Credentials::parse_bearer(std::string_view authorization) {
+  // The scheme name is case-insensitive (RFC 9110); the token is not.
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
+  }
+  const std::string_view token = authorization.substr(kScheme.size());
+  const std::size_t dot = token.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == token.size() || token.size() > 256) {
+    return std::nullopt;
+  }
+  return Bearer{std::string(token.substr(0, dot)), std::string(token.substr(dot + 1))};
+}
+
+void Credentials::check_not_limited(const std::string& address, const std::string& account) {
+  const std::int64_t now = clock_.wall_ms();
+  std::lock_guard lock(failures_mutex_);
+  std::int64_t wait_ms = 0;
+  for (const std::string& key : {"address:" + address, "account:" + account}) {
+    auto found = failures_.find(key);
+    if (found == failures_.end()) continue;
+    std::deque<std::int64_t>& times = found->second;
+    while (!times.empty() && times.front() <= now - options_.failure_window_ms) times.pop_front();
+    if (times.empty()) {
+      failures_.erase(found);
+      continue;
+    }
+    if (static_cast<int>(times.size()) >= options_.max_failures) {
+      wait_ms = std::max(wait_ms, times.front() + options_.failure_window_ms - now);
+    }
+  }
+  if (wait_ms > 0) {
+    throw http::RateLimitedError(std::chrono::seconds((wait_ms + 999) / 1000),
+                                 "too many failed attempts: try again later");
+  }
+}
+
+void Credentials::fail(const std::string& address, const std::string& account,
+                       const std::string& message) {
+  const std::int64_t now = clock_.wall_ms();
+  {
+    std::lock_guard lock(failures_mutex_);
+    if (failures_.size() >= kSweepAt) forget_old_failures(now);
+    failures_["address:" + address].push_back(now);
+    if (!account.empty()) failures_["account:" + account].push_back(now);
+  }
+  throw Error(ErrorCode::kUnauthorized, message);
+}
+
+void Credentials::forget_old_failures(std::int64_t now) {
+  std::erase_if(failures_, [&](const auto& entry) {
+    return entry.second.empty() || entry.second.back() <= now - options_.failure_window_ms;
+  });
+}
+
+SyncIdentity Credentials::authenticate_device(StorageTransaction& tx, std::string_view authorization,
+                                              const std::string& address) {
+  const auto bearer = parse_bearer(authorization);
+  check_not_limited(address, bearer ? bearer->id : "");
+  if (!bearer) fail(address, "", "a device token is required: Authorization: Bearer <token>");
+  const auto device_id = device_id_from_hex(bearer->id);
+  auto device = device_id ? tx.device(*device_id) : std::nullopt;
+  if (!device || !secret_matches(bearer->secret, device->token_hash)) {
+    fail(address, bearer->id, "the device token is not valid");
+  }
+  if (device->status == DeviceStatus::kWiped || device->status == DeviceStatus::kRetired) {
+    fail(address, bearer->id, "this device was " + std::string(to_string(device->status)) +
+                                  ": enrol it again to use it");
+  }
+  auto user = tx.user(device->user_id);
+  if (!user) throw Error(ErrorCode::kIntegrity, "a device belongs to a user who does not exist");
+  return SyncIdentity{std::move(*device), std::move(*user)};
+}
+
+AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::string_view authorization,
+                                              const std::string& address) {
+  const auto bearer = parse_bearer(authorization);
+  check_not_limited(address, bearer ? "admin:" + bearer->id : "");
+  if (!bearer) fail(address, "", "an admin token is required: Authorization: Bearer <token>");
+  auto token = tx.admin_token(bearer->id);
+  if (!token || !secret_matches(bearer->secret, token->secret_hash)) {
+    fail(address, "admin:" + bearer->id, "the admin token is not valid");
+  }
+  if (token->expires_at_ms != 0 && token->expires_at_ms <= clock_.wall_ms()) {
+    fail(address, "admin:" + bearer->id, "the admin token has expired");
+  }
+  return AdminIdentity{std::move(*token)};
+}
+
+Enrolled Credentials::enrol(StorageTransaction& tx, std::string_view typed_code,
+                            const Telemetry& telemetry, const std::string& address) {
+  const std::string code = normalise_code(typed_code);
+  const std::string code_id = code.substr(0, std::min(code.size(), kCodeIdChars));
+  check_not_limited(address, "code:" + code_id);
+  if (code.size() != kCodeIdChars + kCodeSecretChars) {
+    fail(address, "", "that is not an enrolment code (24 letters and digits)");
+  }
+  const auto stored = tx.enrolment_code(code_id);
+  const std::int64_t now = clock_.wall_ms();
+  if (!stored || !secret_matches(code.substr(kCodeIdChars), stored->secret_hash)) {
+    fail(address, "code:" + code_id, "the enrolment code is not valid");
+  }
+  if (stored->expires_at_ms <= now) fail(address, "code:" + code_id, "the enrolment code has expired");
+  auto user = tx.user(stored->user_id);
+  if (!user) throw Error(ErrorCode::kIntegrity, "an enrolment code belongs to a user who does not exist");
+
+  Device device;
+  device.id = Uuid::random_v4();
+  if (!tx.use_enrolment_code(code_id, device.id, now)) {
+    fail(address, "code:" + code_id, "the enrolment code was already used");
+  }
+  const std::string secret = random_secret();
+  device.user_id = user->id;
+  device.token_hash = hash_of(secret);
+  device.enrolled_at_ms = now;
+  device.last_seen_ms = now;
+  device.telemetry = telemetry;
+  tx.put_device(device);
+  std::string token = device_hex(device.id) + "." + secret;
+  return Enrolled{std::move(device), std::move(token)};
+}
+
+std::string Credentials::issue_enrolment_code(StorageTransaction& tx, const std::string& user_id,
+                                              std::int64_t lifetime_ms, std::int64_t& expires_at_ms) {
+  if (!tx.user(user_id)) throw Error(ErrorCode::kNotFound, "no user '" + user_id + "'");
+  if (lifetime_ms <= 0) lifetime_ms = options_.enrolment_code_lifetime_ms;
+  const std::string code_id = random_code_chars(kCodeIdChars);
+  const std::string secret = random_code_chars(kCodeSecretChars);
+  const std::int64_t now = clock_.wall_ms();
+  expires_at_ms = now + lifetime_ms;
+  tx.put_enrolment_code({code_id, hash_of(secret), user_id, now, expires_at_ms});
+  return grouped(code_id + secret);
+}
+
+std::string Credentials::issue_admin_token(StorageTransaction& tx, const std::string& name,
+                                           const std::vector<std::string>& roles,
+                                           std::int64_t lifetime_ms) {
+  for (const std::string& role : roles) {
+    if (std::find(std::begin(kAdminRoles), std::end(kAdminRoles), role) == std::end(kAdminRoles)) {
+      throw Error(ErrorCode::kInvalidArgument, "unknown admin role '" + role + "' (monitor, manage, enrol)");
+    }
+  }
+  const std::string id = to_hex(crypto::random_bytes(8));
+  const std::string secret = random_secret();
+  const std::int64_t now = clock_.wall_ms();
+  tx.put_admin_token({id, hash_of(secret), name, roles, now, lifetime_ms > 0 ? now + lifetime_ms : 0});
+  return id + "." + secret;
+}
+
+}  // namespace fieldsync::server

@@ -1,0 +1,98 @@
+// Identity (DESIGN.md section 5): device tokens, admin tokens, enrolment codes, and the limit on
+// failed attempts.
+//
+// A token is "<id>.<secret>": the id names the account (a device id, or an admin token's id) so
+// the server can find it without scanning; the secret is 256 random bits in hex, of which the
+// server keeps only the SHA-256, compared in constant time. An enrolment code is 24 characters
+// from an unambiguous alphabet (shown in groups of four): the first 8 name the code, the other
+// 16 (80 bits) are its secret; it is bound to one user, works once, and expires.
+//
+// Failed attempts are counted per address and per account; past the limit within the window,
+// every attempt from there (right or wrong) gets 429 with Retry-After until the window moves on.
+//
+// Threading: thread-safe (the failure counts are guarded by one mutex).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fieldsync/clock_source.h"
+#include "fieldsync/server/server_storage.h"
+
+namespace fieldsync::server {
+
+struct CredentialOptions {
+  int max_failures = 10;                         // per address and per account, in the window
+  std::int64_t failure_window_ms = 15 * 60 * 1000;
+  std::int64_t enrolment_code_lifetime_ms = 24 * 60 * 60 * 1000;
+};
+
+// Who is syncing, as the token said.
+struct SyncIdentity {
+  Device device;
+  User user;
+};
+
+struct Enrolled {
+  Device device;
+  std::string token;  // shown to the device once; the server keeps only its hash
+};
+
+struct AdminIdentity {
+  AdminToken token;
+  bool has_role(std::string_view role) const;
+};
+
+inline constexpr std::string_view kAdminRoles[] = {"monitor", "manage", "enrol"};
+
+class Credentials {
+ public:
+  Credentials(ClockSource& clock, CredentialOptions options);
+
+  // The device and its user behind an "Authorization: Bearer ..." header. Revoked and retiring
+  // devices authenticate (they must receive their directives); wiped and retired ones do not.
+  // Throws Error(kUnauthorized), or RateLimitedError past the failure limit.
+  SyncIdentity authenticate_device(StorageTransaction& tx, std::string_view authorization,
+                                   const std::string& address);
+  AdminIdentity authenticate_admin(StorageTransaction& tx, std::string_view authorization,
+                                   const std::string& address);
+
+  // Uses an enrolment code: a new device for the code's user, with its token.
+  Enrolled enrol(StorageTransaction& tx, std::string_view code, const Telemetry& telemetry,
+                 const std::string& address);
+
+  // A new single-use code for `user_id` (which must exist); returns the code text.
+  std::string issue_enrolment_code(StorageTransaction& tx, const std::string& user_id,
+                                   std::int64_t lifetime_ms, std::int64_t& expires_at_ms);
+  // A new admin token; returns the token text. `lifetime_ms` 0: no expiry.
+  std::string issue_admin_token(StorageTransaction& tx, const std::string& name,
+                                const std::vector<std::string>& roles, std::int64_t lifetime_ms);
+
+  const CredentialOptions& options() const { return options_; }
+
+ private:
+  struct Bearer {
+    std::string id;
+    std::string secret;
+  };
+  static std::optional<Bearer> parse_bearer(std::string_view authorization);
+  // Throws RateLimitedError when `address` or `account` is over the limit.
+  void check_not_limited(const std::string& address, const std::string& account);
+  [[noreturn]] void fail(const std::string& address, const std::string& account,
+                         const std::string& message);
+  // Drops keys whose failures have all left the window, so random accounts cannot grow the map
+  // without bound. Caller holds failures_mutex_.
+  void forget_old_failures(std::int64_t now);
+  static constexpr std::size_t kSweepAt = 10'000;
+
+  ClockSource& clock_;
+  const CredentialOptions options_;
+  std::mutex failures_mutex_;
+  std::map<std::string, std::deque<std::int64_t>> failures_;  // guarded by failures_mutex_
+};
+
+}  // namespace fieldsync::server

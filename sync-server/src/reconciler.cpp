@@ -1,0 +1,527 @@
+// Reconciler: push (identity, idempotency, clock, scope, validation, merge), pull (backfill,
+// paging, conflicts) and directives. See reconciler.h for the order of the checks and why.
+#include "reconciler.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "fieldsync/crypto.h"
+#include "fieldsync/error.h"
+#include "fieldsync/merge_rule.h"
+#include "fieldsync/wire_codec.h"
+
+namespace fieldsync::server {
+namespace {
+
+Hlc initial_floor(ServerStorage& storage) {
+  auto tx = storage.begin();
+  const Hlc floor = tx->clock_floor();
+  tx->commit();
+  return floor;
+}
+
+// What the device sent, without what the server sets itself: the basis of idempotency.
+Bytes content_hash(const WriteGroup& group) {
+  SyncRequest holder;
+  holder.write_groups.push_back(group);
+  for (Change& change : holder.write_groups.front().changes) change.author.clear();
+  const std::string encoded = encode_request(holder, WireFormat::kBinary);
+  return crypto::sha256(crypto::as_bytes(encoded));
+}
+
+Record record_of(const std::string& collection, const RecordId& id, const CaseId& case_id,
+                 const std::vector<StoredChange>& fields) {
+  Record record{collection, id, case_id, {}};
+  for (const StoredChange& stored : fields) record.fields[stored.change.field] = stored.change.value;
+  return record;
+}
+
+ConflictSide side_of(const Change& change) { return {change.value, change.version, change.author}; }
+
+}  // namespace
+
+bool version_less(std::string_view a, std::string_view b) {
+  auto parts = [](std::string_view text) {
+    std::vector<std::uint64_t> numbers;
+    std::size_t at = 0;
+    while (at < text.size() && numbers.size() < 8) {
+      std::uint64_t number = 0;
+      const auto [end, error] = std::from_chars(text.data() + at, text.data() + text.size(), number);
+      if (error != std::errc()) break;
+      numbers.push_back(number);
+      at = static_cast<std::size_t>(end - text.data());
+      const std::size_t dot = text.find('.', at);
+      if (dot == std::string_view::npos) break;
+      at = dot + 1;
+    }
+    numbers.resize(8, 0);
+    return numbers;
+  };
+  return parts(a) < parts(b);
+}
+
+// One sync's working state: the transaction, who is syncing, and what the response collects.
+class Reconciler::Session {
+ public:
+  Session(Reconciler& owner, StorageTransaction& tx, SyncIdentity& identity, SyncSummary& summary)
+      : owner_(owner), tx_(tx), device_(identity.device), user_(identity.user), summary_(summary),
+        now_(owner.now_ms()) {}
+
+  SyncResponse run(const SyncRequest& request) {
+    response_.server_time_ms = now_;
+    response_.next_cursor = request.cursor;  // unchanged unless this round pulls
+    carry_out_acknowledgements(request.directive_acks);
+    device_.telemetry = request.telemetry;
+    device_.last_seen_ms = now_;
+    if (device_.status == DeviceStatus::kRevoked) {
+      ensure_directive(DirectiveKind::kWipe, "this device was revoked: " + device_.status_reason);
+    } else if (device_.status == DeviceStatus::kActive || device_.status == DeviceStatus::kRetiring) {
+      if (!owner_.options_.min_core_version.empty() &&
+          version_less(request.telemetry.core_version, owner_.options_.min_core_version)) {
+        ensure_directive(DirectiveKind::kUpgradeRequired, owner_.options_.min_core_version);
+      } else {
+        exchange(request);
+      }
+    }
+    response_.directives = tx_.open_directives(device_.id);
+    tx_.put_device(device_);
+    owner_.persist_clock(tx_);
+    return std::move(response_);
+  }
+
+ private:
+  void exchange(const SyncRequest& request) {
+    const Uuid epoch = tx_.epoch();
+    const std::optional<SyncCursor> cursor = decode_cursor(request.cursor);
+    const bool same_epoch = cursor && cursor->epoch == epoch;
+    position_ = same_epoch ? cursor->position : 0;
+    // A cursor from another epoch (a restored server) or none at all: start from scratch.
+    if (!same_epoch) tx_.remove_device_cases(device_.id);
+    reconcile_scope();
+    for (const WriteGroup& group : request.write_groups) push(group);
+    device_.last_sync_ms = now_;
+    if (device_.status == DeviceStatus::kRetiring) {
+      ensure_directive(DirectiveKind::kRetire, "this device was retired: " + device_.status_reason);
+      return;
+    }
+    pull(epoch);
+  }
+
+  // --- Directives ---
+
+  void carry_out_acknowledgements(const std::vector<std::uint64_t>& ids) {
+    if (ids.empty()) return;
+    for (const Directive& done : tx_.acknowledge_directives(device_.id, ids, now_)) {
+      switch (done.kind) {
+        case DirectiveKind::kPurgeCase: tx_.remove_device_case(device_.id, done.case_id); break;
+        case DirectiveKind::kWipe: device_.status = DeviceStatus::kWiped; break;
+        case DirectiveKind::kRetire: device_.status = DeviceStatus::kRetired; break;
+        case DirectiveKind::kUpgradeRequired: break;
+      }
+    }
+  }
+
+  void ensure_directive(DirectiveKind kind, const std::string& detail) {
+    for (const Directive& open : tx_.open_directives(device_.id)) {
+      if (open.kind == kind) return;
+    }
+    tx_.add_directive(device_.id, kind, CaseId{}, detail, now_);
+  }
+
+  // --- Scope ---
+
+  // Cases newly in scope are to be backfilled; cases that left it are purged once the device
+  // acknowledges, and until then it may still push for them.
+  void reconcile_scope() {
+    const std::vector<CaseId> scope = tx_.scope_of(user_);
+    const std::set<CaseId> in_scope(scope.begin(), scope.end());
+    std::map<CaseId, DeviceCaseState> held;
+    for (const DeviceCase& device_case : tx_.device_cases(device_.id)) {
+      held.emplace(device_case.case_id, device_case.state);
+    }
+    for (const CaseId& case_id : scope) {
+      if (held.contains(case_id)) continue;
+      const auto state = position_ == 0 ? DeviceCaseState::kActive : DeviceCaseState::kBackfill;
+      tx_.put_device_case(device_.id, {case_id, state});
+      held.emplace(case_id, state);
+    }
+    for (auto& [case_id, state] : held) {
+      if (state != DeviceCaseState::kPendingPurge && !in_scope.contains(case_id)) {
+        state = DeviceCaseState::kPendingPurge;
+        tx_.put_device_case(device_.id, {case_id, state});
+        tx_.add_directive(device_.id, DirectiveKind::kPurgeCase, case_id,
+                          "the case is no longer allocated to you", now_);
+      }
+      writable_.insert(case_id);
+      if (state == DeviceCaseState::kActive) readable_.push_back(case_id);
+      if (state == DeviceCaseState::kBackfill) backfill_.push_back(case_id);
+    }
+    std::sort(readable_.begin(), readable_.end());
+  }
+
+  // --- Push ---
+
+  void push(const WriteGroup& group) {
+    const Bytes hash = content_hash(group);
+    if (auto reason = check_shape(group)) return reject(group, hash, *reason);
+    const auto [first, last] = sequence_range(group);
+    const std::vector<Receipt> receipts = tx_.receipts_overlapping(device_.id, first, last);
+    if (!receipts.empty()) {
+      const Receipt& receipt = receipts.front();
+      if (receipts.size() == 1 && receipt.group == group.id && receipt.content_hash == hash &&
+          receipt.first_seq == first && receipt.last_seq == last) {
+        response_.acks.push_back(group.id);  // a resend of an accepted group
+        return;
+      }
+      return reject(group, hash,
+                    {RejectionCode::kDuplicateMismatch,
+                     "sequence numbers " + std::to_string(first) + "-" + std::to_string(last) +
+                         " of this device were already accepted with other content (was the "
+                         "device restored from an old backup?)"});
+    }
+    if (auto prior = tx_.rejected_group(device_.id, group.id); prior && prior->content_hash == hash) {
+      response_.rejections.push_back(prior->rejection);  // a resend of a rejected group
+      send_open_conflicts_of(group);
+      ++summary_.groups_rejected;
+      return;
+    }
+    if (auto reason = check_clock(group)) return reject(group, hash, *reason);
+    std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(group));
+    if (auto reason = check_scope(group, homes)) return reject(group, hash, *reason);
+    if (auto reason = owner_.validate(tx_, group, homes)) return reject(group, hash, *reason);
+    owner_.accept(tx_, group, homes, user_.id, now_);
+    tx_.put_receipt(device_.id, {group.id, first, last, hash});
+    response_.acks.push_back(group.id);
+    ++summary_.groups_accepted;
+    summary_.changes_accepted += group.changes.size();
+  }
+
+  std::optional<Refusal> check_shape(const WriteGroup& group) const {
+    if (group.changes.empty()) return Refusal{RejectionCode::kMalformed, "the write group is empty"};
+    for (const Change& change : group.changes) {
+      if (change.write_group != group.id) {
+        return Refusal{RejectionCode::kMalformed, "a change names another write group"};
+      }
+      if (change.version.origin != device_.id) {
+        return Refusal{RejectionCode::kScope,
+                               "a change is stamped by another device than the token's"};
+      }
+      if (change.device_seq == 0) {
+        return Refusal{RejectionCode::kMalformed, "a change has no sequence number"};
+      }
+      if (change.collection == "case" && change.record_id != change.case_id) {
+        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::pair<std::uint64_t, std::uint64_t> sequence_range(const WriteGroup& group) {
+    const auto [low, high] = std::minmax_element(
+        group.changes.begin(), group.changes.end(),
+        [](const Change& a, const Change& b) { return a.device_seq < b.device_seq; });
+    return {low->device_seq, high->device_seq};
+  }
+
+  std::optional<Refusal> check_clock(const WriteGroup& group) const {
+    const auto limit = now_ + owner_.options_.max_clock_ahead_ms;
+    for (const Change& change : group.changes) {
+      if (static_cast<std::int64_t>(change.version.hlc.ms()) > limit) {
+        return Refusal{RejectionCode::kClockSkew,
+                               "stamped " +
+                                   std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
+                                   " s ahead of the server's time: re-stamp and resend"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Refusal> check_scope(const WriteGroup& group,
+                                             const std::map<RecordId, RecordHome>& homes) const {
+    // A record new to the server takes its home from the group's first change of it; every
+    // other change of it must agree, or one record would be filed under two cases.
+    std::map<RecordId, RecordHome> claimed;
+    for (const Change& change : group.changes) {
+      const auto stored = homes.find(change.record_id);
+      const bool is_new = stored == homes.end();
+      const RecordHome& home =
+          is_new ? claimed.try_emplace(change.record_id, RecordHome{change.collection, change.case_id})
+                       .first->second
+                 : stored->second;
+      if (home.collection != change.collection || home.case_id != change.case_id) {
+        return Refusal{RejectionCode::kScope,
+                               "record " + change.record_id.to_string() +
+                                   " belongs to another collection or case than the change claims"};
+      }
+      if (is_new && change.collection == "case") {
+        return Refusal{RejectionCode::kScope,
+                               "cases are created by the council's system, not by devices"};
+      }
+      if (!writable_.contains(change.case_id)) {
+        return Refusal{RejectionCode::kScope,
+                               "case " + change.case_id.to_string() + " is not allocated to you"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  void reject(const WriteGroup& group, const Bytes& hash, Refusal reason) {
+    Rejection rejection{group.id, reason.code, std::move(reason.message), {}};
+    std::set<FieldKey> touched;
+    for (const Change& change : group.changes) touched.insert({change.record_id, change.field});
+    for (const FieldKey& field : touched) {
+      if (auto current = tx_.current_field(field)) rejection.server_values.push_back(current->change);
+    }
+    tx_.put_rejected_group({device_.id, rejection, hash, now_});
+    response_.rejections.push_back(std::move(rejection));
+    send_open_conflicts_of(group);
+    ++summary_.groups_rejected;
+  }
+
+  // A rejected group may have been a resolution, which its device took off its conflict queue
+  // when it was made: the conflicts still open on the fields it touched go back with the
+  // rejection (only of cases the device holds), so the device shows them again.
+  void send_open_conflicts_of(const WriteGroup& group) {
+    std::set<FieldKey> touched;
+    for (const Change& change : group.changes) touched.insert({change.record_id, change.field});
+    for (const FieldKey& field : touched) {
+      for (const ConflictEntry& entry : tx_.field_conflicts(field)) {
+        if (!entry.resolved_by && writable_.contains(entry.case_id)) send_conflict(entry);
+      }
+    }
+  }
+
+  static std::vector<RecordId> record_ids(const WriteGroup& group) {
+    std::vector<RecordId> ids;
+    for (const Change& change : group.changes) ids.push_back(change.record_id);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+  }
+
+  // --- Pull ---
+
+  void pull(const Uuid& epoch) {
+    const std::uint64_t up_to = tx_.last_seq();
+    std::size_t budget = owner_.options_.page_changes;
+    std::size_t backfilled = 0;
+    for (const CaseId& case_id : backfill_) {
+      if (budget == 0) break;
+      std::vector<StoredChange> whole_case = tx_.current_of_case(case_id, position_);
+      budget -= std::min(budget, whole_case.size());
+      for (StoredChange& stored : whole_case) send(std::move(stored.change));
+      for (const ConflictEntry& entry : tx_.open_conflicts_of_case(case_id, position_)) send_conflict(entry);
+      tx_.put_device_case(device_.id, {case_id, DeviceCaseState::kActive});
+      readable_.insert(std::upper_bound(readable_.begin(), readable_.end(), case_id), case_id);
+      ++backfilled;
+    }
+    std::uint64_t next = position_;
+    if (backfilled < backfill_.size()) {
+      response_.more = true;  // more cases to backfill; the cursor stays until they are sent
+    } else if (budget > 0) {
+      std::vector<StoredChange> page = tx_.current_since(readable_, position_, budget);
+      response_.more = page.size() == budget;
+      next = response_.more ? page.back().seq : up_to;
+      for (StoredChange& stored : page) {
+        // The device holds its own changes already, unless it is being backfilled.
+        if (stored.change.version.origin != device_.id) send(std::move(stored.change));
+      }
+      for (const ConflictEntry& entry : tx_.conflicts_since(readable_, position_, next)) {
+        send_conflict(entry);
+      }
+    } else {
+      response_.more = true;
+    }
+    response_.next_cursor = encode_cursor({epoch, next});
+  }
+
+  void send(Change change) {
+    response_.changes.push_back(std::move(change));
+    ++summary_.changes_sent;
+  }
+
+  void send_conflict(const ConflictEntry& entry) {
+    if (entry.resolved_by) {
+      response_.resolutions.push_back({entry.record_id, entry.field, entry.lost, *entry.resolved_by});
+      return;
+    }
+    const FieldKey field{entry.record_id, entry.field};
+    const auto lost = tx_.change_by_version(field, entry.lost);
+    const auto winner = tx_.current_field(field);
+    if (!lost || !winner) throw Error(ErrorCode::kIntegrity, "a conflict-log entry has no history");
+    response_.conflicts.push_back({lost->change.collection, entry.record_id, entry.case_id,
+                                   entry.field, side_of(lost->change), side_of(winner->change)});
+  }
+
+  Reconciler& owner_;
+  StorageTransaction& tx_;
+  Device& device_;
+  const User& user_;
+  SyncSummary& summary_;
+  const std::int64_t now_;
+  SyncResponse response_;
+  std::uint64_t position_ = 0;
+  std::set<CaseId> writable_;       // in scope, or leaving it (pending purge)
+  std::vector<CaseId> readable_;    // in scope and up to date with the cursor; sorted
+  std::vector<CaseId> backfill_;    // newly in scope: sent whole first
+};
+
+Reconciler::Reconciler(ServerStorage& storage, ClockSource& clock, const Schema& schema,
+                       ReconcilerOptions options)
+    : clock_(clock), schema_(schema), options_(std::move(options)),
+      hlc_(clock, initial_floor(storage)), group_ids_(clock) {}
+
+SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity identity,
+                              const SyncRequest& request, SyncSummary& summary) {
+  Session session(*this, tx, identity, summary);
+  return session.run(request);
+}
+
+std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, const WriteGroup& group,
+                                                    const std::map<RecordId, RecordHome>& homes) {
+  std::map<RecordId, std::vector<const Change*>> by_record;
+  for (const Change& change : group.changes) by_record[change.record_id].push_back(&change);
+  for (const auto& [record_id, changes] : by_record) {
+    const Change& first = *changes.front();
+    const bool exists = homes.contains(record_id);
+    const std::vector<StoredChange> current = exists ? tx.current_fields(record_id) : std::vector<StoredChange>{};
+    const Record before = record_of(first.collection, record_id, first.case_id, current);
+    Record after = before;
+    std::map<std::string, const Change*> winners;
+    for (const StoredChange& stored : current) winners[stored.change.field] = &stored.change;
+    for (const Change* change : changes) {
+      const Change*& winner = winners[change->field];
+      if (winner == nullptr || wins_over(*change, *winner)) {
+        winner = change;
+        after.fields[change->field] = change->value;
+      }
+    }
+    const std::vector<ValidationProblem> problems = schema_.validate_edit(before, after);
+    if (!problems.empty()) {
+      const ValidationProblem& problem = problems.front();
+      return Refusal{
+          problem.code == ErrorCode::kFrozen ? RejectionCode::kFrozen : RejectionCode::kValidation,
+          problem.message};
+    }
+  }
+  return std::nullopt;
+}
+
+void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
+                        const std::map<RecordId, RecordHome>& homes, const std::string& author,
+                        std::int64_t now) {
+  std::vector<Change> changes = group.changes;
+  for (Change& change : changes) {
+    change.author = author;
+    hlc_.observe(change.version.hlc);
+  }
+  const std::vector<std::uint64_t> seqs = tx.append_history(changes, now);
+  std::map<RecordId, RecordHome> new_homes;
+  std::set<FieldKey> fields_in_group;
+  bool repeats_a_field = false;
+  for (const Change& change : changes) {
+    repeats_a_field |= !fields_in_group.insert({change.record_id, change.field}).second;
+  }
+  std::vector<StoredChange> winners;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const Change& change = changes[i];
+    StoredChange stored{change, seqs[i], now};
+    if (!homes.contains(change.record_id) && !repeats_a_field) {
+      // A record new to the server: its only history is this group, so each change wins.
+      new_homes.emplace(change.record_id, RecordHome{change.collection, change.case_id});
+      winners.push_back(std::move(stored));
+      continue;
+    }
+    if (!homes.contains(change.record_id)) {
+      new_homes.emplace(change.record_id, RecordHome{change.collection, change.case_id});
+    }
+    merge_field(tx, stored, winners);
+  }
+  tx.put_current(winners);
+  tx.put_record_homes(new_homes);
+}
+
+// The general path: the field's whole history decides its winner and its conflict-log entries,
+// with the shared merge rule, so the log never depends on the order changes arrived in.
+void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived,
+                             std::vector<StoredChange>& winners) {
+  const FieldKey key{arrived.change.record_id, arrived.change.field};
+  const std::vector<StoredChange> stored_history = tx.field_history(key);
+  std::vector<Change> history;
+  history.reserve(stored_history.size());
+  for (const StoredChange& stored : stored_history) history.push_back(stored.change);
+  const Change* winner = merge_winner(history);
+  const bool became_winner = winner != nullptr && winner->version == arrived.change.version;
+  if (became_winner) winners.push_back(arrived);
+
+  std::set<Version> lost_now;
+  for (const Change* lost : lost_changes(history)) lost_now.insert(lost->version);
+  std::vector<ConflictEntry> updates;
+  std::set<Version> logged;
+  for (ConflictEntry& entry : tx.field_conflicts(key)) {
+    logged.insert(entry.lost);
+    if (entry.resolved_by) continue;
+    if (!lost_now.contains(entry.lost)) {
+      entry.resolved_by = resolver_of(history, entry.lost);
+      entry.seq = arrived.seq;
+      updates.push_back(entry);
+    } else if (became_winner) {
+      entry.seq = arrived.seq;  // the winning side changed: devices get the entry again
+      updates.push_back(entry);
+    }
+  }
+  for (const Version& version : lost_now) {
+    if (!logged.contains(version)) {
+      updates.push_back({key.record_id, key.field, arrived.change.case_id, version, std::nullopt, arrived.seq});
+    }
+  }
+  tx.put_conflicts(updates);
+}
+
+Version Reconciler::resolver_of(const std::vector<Change>& history, const Version& lost) {
+  for (const Change& change : history) {
+    if (change.base.contains(lost)) return change.version;
+  }
+  throw Error(ErrorCode::kInternal, "a conflict was resolved by no change");
+}
+
+WriteGroupId Reconciler::write_as_server(StorageTransaction& tx, const std::string& collection,
+                                         const RecordId& record_id, const CaseId& case_id,
+                                         const std::map<std::string, Value>& fields,
+                                         const std::string& author) {
+  const OriginId origin = tx.server_origin();
+  const std::map<RecordId, RecordHome> homes = tx.record_homes(std::span(&record_id, 1));
+  if (auto home = homes.find(record_id);
+      home != homes.end() && (home->second.collection != collection || home->second.case_id != case_id)) {
+    throw Error(ErrorCode::kConflict, "record " + record_id.to_string() + " exists under another case");
+  }
+  std::map<FieldKey, Version> seen;
+  for (const StoredChange& stored : tx.current_fields(record_id)) {
+    seen[{record_id, stored.change.field}] = stored.change.version;
+  }
+  WriteGroup group{group_ids_.next(), {}};
+  for (const auto& [field, value] : fields) {
+    Change change;
+    change.collection = collection;
+    change.record_id = record_id;
+    change.case_id = case_id;
+    change.field = field;
+    change.value = value;
+    change.version = {hlc_.now(), origin};
+    if (auto base = seen.find({record_id, field}); base != seen.end()) change.base.insert(base->second);
+    change.write_group = group.id;
+    group.changes.push_back(std::move(change));
+  }
+  if (auto reason = validate(tx, group, homes)) {
+    throw Error(reason->code == RejectionCode::kFrozen ? ErrorCode::kFrozen : ErrorCode::kValidation,
+                reason->message);
+  }
+  accept(tx, group, homes, author, now_ms());
+  persist_clock(tx);
+  return group.id;
+}
+
+void Reconciler::persist_clock(StorageTransaction& tx) { tx.set_clock_floor(hlc_.highest()); }
+
+}  // namespace fieldsync::server

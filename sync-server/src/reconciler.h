@@ -1,0 +1,98 @@
+// Reconciliation (DESIGN.md sections 3-5): what one POST /v1/sync does inside one storage
+// transaction, and the server's own changes (cases created through the admin API).
+//
+// For each pushed write group, in order: identity (every version stamped by the authenticated
+// device; collection and case of existing records from the store), idempotency on (device,
+// sequence numbers) with a content hash, the clock-skew bound, scope, then validation of every
+// touched record as merged; then the group is accepted whole (history, current winners, the
+// conflict log derived from history) or rejected whole (kept in the rejected log, answered with
+// the server's current values). Then the pull: newly allocated cases whole, then current state
+// changed since the cursor, paged, with conflicts and resolutions of the user's cases.
+//
+// The caller commits the transaction before it sends the response: an acknowledgement is only
+// ever sent for a durable commit.
+//
+// Threading: thread-safe; the server clock is guarded by its own mutex. Storage transactions
+// belong to the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fieldsync/clock_source.h"
+#include "fieldsync/hybrid_clock.h"
+#include "fieldsync/schema.h"
+#include "credentials.h"
+#include "fieldsync/server/server_storage.h"
+#include "fieldsync/sync_messages.h"
+
+namespace fieldsync::server {
+
+struct ReconcilerOptions {
+  std::size_t page_changes = 10'000;                 // changes per pull page
+  std::int64_t max_clock_ahead_ms = 5 * 60 * 1000;   // stamps further ahead are refused
+  std::string min_core_version;                      // empty: no minimum
+};
+
+// What one sync did, for the log (never content).
+struct SyncSummary {
+  std::size_t groups_accepted = 0;
+  std::size_t groups_rejected = 0;
+  std::size_t changes_accepted = 0;
+  std::size_t changes_sent = 0;
+};
+
+class Reconciler {
+ public:
+  Reconciler(ServerStorage& storage, ClockSource& clock, const Schema& schema,
+             ReconcilerOptions options);
+
+  // One sync round trip inside `tx` (not committed here). `identity.device` is updated and
+  // saved (telemetry, last seen, status after acknowledged directives).
+  SyncResponse sync(StorageTransaction& tx, SyncIdentity identity, const SyncRequest& request,
+                    SyncSummary& summary);
+
+  // A record created or edited by the server itself (a case from the admin API): validated like
+  // any write group, stamped with the server's clock and origin, authored by `author`.
+  // Throws Error(kValidation) naming the field when the merged record would be invalid.
+  WriteGroupId write_as_server(StorageTransaction& tx, const std::string& collection,
+                               const RecordId& record_id, const CaseId& case_id,
+                               const std::map<std::string, Value>& fields,
+                               const std::string& author);
+
+  std::int64_t now_ms() { return clock_.wall_ms(); }
+
+ private:
+  class Session;  // one sync's working state (reconciler.cpp)
+  struct Refusal {
+    RejectionCode code;
+    std::string message;
+  };
+
+  // Validates every record the group touches as merged with the current state.
+  std::optional<Refusal> validate(StorageTransaction& tx, const WriteGroup& group,
+                                  const std::map<RecordId, RecordHome>& homes);
+  // Appends the group to history and updates current winners and the conflict log.
+  void accept(StorageTransaction& tx, const WriteGroup& group,
+              const std::map<RecordId, RecordHome>& homes, const std::string& author,
+              std::int64_t now);
+  void merge_field(StorageTransaction& tx, const StoredChange& arrived,
+                   std::vector<StoredChange>& winners);
+  static Version resolver_of(const std::vector<Change>& history, const Version& lost);
+  void persist_clock(StorageTransaction& tx);
+
+  ClockSource& clock_;
+  const Schema& schema_;
+  const ReconcilerOptions options_;
+  HybridClock hlc_;         // thread-safe itself
+  UuidV7Generator group_ids_;
+};
+
+// "1.10.2" > "1.9": numeric parts compared in order; missing parts are 0, text after a part's
+// digits is ignored. An empty or unparsable version counts as 0.
+bool version_less(std::string_view a, std::string_view b);
+
+}  // namespace fieldsync::server

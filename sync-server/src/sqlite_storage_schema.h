@@ -1,0 +1,71 @@
+// The SQLite backend's tables, as one migration list: the file's user_version says how many have
+// run. Migrations are only ever appended.
+//
+// Each field's history and its current winner are kept apart: history is the audit trail and the
+// source of the conflict log; `current` is what pulls serve (compacted state, indexed by case and
+// sequence number), so a pull's cost grows with what changed, not with history.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace fieldsync::server::sqlite_schema {
+
+inline constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE users(id TEXT PRIMARY KEY, team_id TEXT NOT NULL REFERENCES teams(id),
+                   role INTEGER NOT NULL, name TEXT NOT NULL);
+CREATE TABLE allocations(case_id BLOB PRIMARY KEY, team_id TEXT NOT NULL,
+                         worker_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX allocations_by_worker ON allocations(worker_id);
+CREATE INDEX allocations_by_team ON allocations(team_id);
+CREATE TABLE devices(id BLOB PRIMARY KEY, user_id TEXT NOT NULL, status INTEGER NOT NULL,
+                     token_hash BLOB NOT NULL, enrolled_at INTEGER NOT NULL,
+                     last_seen INTEGER NOT NULL, last_sync INTEGER NOT NULL,
+                     status_reason TEXT NOT NULL, telemetry TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE enrolment_codes(id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL,
+                             user_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+                             expires_at INTEGER NOT NULL, used_at INTEGER, device_id BLOB);
+CREATE TABLE admin_tokens(id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, name TEXT NOT NULL,
+                          roles TEXT NOT NULL, created_at INTEGER NOT NULL,
+                          expires_at INTEGER NOT NULL);
+CREATE TABLE device_cases(device_id BLOB NOT NULL, case_id BLOB NOT NULL, state INTEGER NOT NULL,
+                          PRIMARY KEY(device_id, case_id)) WITHOUT ROWID;
+CREATE TABLE records(id BLOB PRIMARY KEY, collection TEXT NOT NULL,
+                     case_id BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE history(seq INTEGER PRIMARY KEY, record_id BLOB NOT NULL, field TEXT NOT NULL,
+                     collection TEXT NOT NULL, case_id BLOB NOT NULL, hlc INTEGER NOT NULL,
+                     origin BLOB NOT NULL, value BLOB NOT NULL, base BLOB NOT NULL,
+                     device_seq INTEGER NOT NULL, write_group BLOB NOT NULL, author TEXT NOT NULL,
+                     received_at INTEGER NOT NULL);
+CREATE INDEX history_by_field ON history(record_id, field);
+CREATE TABLE current(record_id BLOB NOT NULL, field TEXT NOT NULL, seq INTEGER NOT NULL,
+                     collection TEXT NOT NULL, case_id BLOB NOT NULL, hlc INTEGER NOT NULL,
+                     origin BLOB NOT NULL, value BLOB NOT NULL, base BLOB NOT NULL,
+                     device_seq INTEGER NOT NULL, write_group BLOB NOT NULL, author TEXT NOT NULL,
+                     received_at INTEGER NOT NULL,
+                     PRIMARY KEY(record_id, field)) WITHOUT ROWID;
+CREATE INDEX current_by_case ON current(case_id, seq);
+CREATE TABLE conflicts(record_id BLOB NOT NULL, field TEXT NOT NULL, lost_hlc INTEGER NOT NULL,
+                       lost_origin BLOB NOT NULL, case_id BLOB NOT NULL, resolved_hlc INTEGER,
+                       resolved_origin BLOB, seq INTEGER NOT NULL,
+                       PRIMARY KEY(record_id, field, lost_hlc, lost_origin)) WITHOUT ROWID;
+CREATE INDEX conflicts_by_case ON conflicts(case_id, seq);
+CREATE TABLE receipts(device_id BLOB NOT NULL, first_seq INTEGER NOT NULL,
+                      last_seq INTEGER NOT NULL, write_group BLOB NOT NULL,
+                      content_hash BLOB NOT NULL,
+                      PRIMARY KEY(device_id, first_seq)) WITHOUT ROWID;
+CREATE TABLE rejected_groups(device_id BLOB NOT NULL, write_group BLOB NOT NULL,
+                             rejection BLOB NOT NULL, content_hash BLOB NOT NULL,
+                             rejected_at INTEGER NOT NULL,
+                             PRIMARY KEY(device_id, write_group)) WITHOUT ROWID;
+CREATE TABLE directives(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL, kind INTEGER NOT NULL,
+                        case_id BLOB NOT NULL, detail TEXT NOT NULL, created_at INTEGER NOT NULL,
+                        acked_at INTEGER);
+CREATE INDEX directives_by_device ON directives(device_id, acked_at);
+)sql",
+};
+
+}  // namespace fieldsync::server::sqlite_schema

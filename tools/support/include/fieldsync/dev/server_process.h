@@ -1,0 +1,134 @@
+// A real fieldsync-server process on 127.0.0.1 for the demo, the integration tests and the
+// benchmarks: started with a data directory and a free port (read back from --port-file), an
+// admin token made with `fieldsync-server admin create-token`, stopped with SIGTERM (clean) or
+// SIGKILL (a crash), and restarted on the same data and port. Development support only.
+//
+// One thread at a time per object. The child's standard error goes to `log_file` (JSON lines).
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fieldsync::dev {
+
+struct ServerProcessOptions {
+  std::string binary;                   // path of fieldsync-server
+  std::string data_dir;                 // created if missing
+  std::string log_file = {};                 // empty: data_dir/server.log
+  std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
+  std::chrono::milliseconds start_timeout{20'000};
+};
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(ServerProcessOptions options) : options_(std::move(options)) {
+    if (options_.log_file.empty()) options_.log_file = options_.data_dir + "/server.log";
+    std::filesystem::create_directories(options_.data_dir);
+    start();
+  }
+  ~ServerProcess() {
+    try {
+      stop();
+    } catch (...) {
+      // Destructors must not throw; the child is reaped or killed either way.
+    }
+  }
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url(const std::string& scheme = "http") const {
+    return scheme + "://127.0.0.1:" + std::to_string(port_);
+  }
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  const ServerProcessOptions& options() const { return options_; }
+
+  // SIGTERM, then waits: in-flight requests are answered first. Returns the exit status.
+  int stop() { return end(SIGTERM); }
+  // SIGKILL: what a power cut or an OOM kill does.
+  void kill() { end(SIGKILL); }
+  // Starts again on the same data directory and, when it is free, the same port.
+  void restart() {
+    if (running()) stop();
+    start();
+  }
+
+  // A new admin token with every role, made by the server binary on the same data directory.
+  std::string create_admin_token(const std::string& name = "admin",
+                                 const std::string& roles = "monitor,manage,enrol") const {
+    const std::string command = "'" + options_.binary + "' admin create-token --data '" +
+                                options_.data_dir + "' --name '" + name + "' --roles " + roles;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) throw std::runtime_error("cannot run " + options_.binary);
+    std::string token;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe)) token += buffer;
+    if (::pclose(pipe) != 0 || token.empty()) throw std::runtime_error("admin create-token failed");
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    return token;
+  }
+
+ private:
+  void start() {
+    const std::string port_file = options_.data_dir + "/server.port";
+    std::filesystem::remove(port_file);
+    std::vector<std::string> args = {options_.binary, "--data", options_.data_dir, "--port",
+                                     std::to_string(port_), "--port-file", port_file};
+    args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      std::FILE* log = std::fopen(options_.log_file.c_str(), "a");
+      if (log) ::dup2(::fileno(log), STDERR_FILENO);
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("fieldsync-server exited at start; see " + options_.log_file);
+      }
+      std::ifstream in(port_file);
+      unsigned port = 0;
+      if (in >> port && port > 0) {
+        port_ = static_cast<std::uint16_t>(port);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    end(SIGKILL);
+    throw std::runtime_error("fieldsync-server did not start in time; see " + options_.log_file);
+  }
+
+  int end(int signal_number) {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, signal_number);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  ServerProcessOptions options_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace fieldsync::dev
