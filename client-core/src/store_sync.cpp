@@ -192,7 +192,8 @@ void Store::Impl::apply_rejection(const Rejection& rejection) {
   }
   // A conflict queued about a change of this group (a pulled change overrode it before it was
   // sent) is void: the change reached nobody, and the server will never resolve it.
-  auto void_conflict = writer_->prepare("DELETE FROM conflicts WHERE lost_hlc = ? AND lost_origin = ?");
+  auto void_conflict =
+      writer_->prepare("DELETE FROM conflicts WHERE lost_hlc = ? AND lost_origin = ?");
   for (const Change& change : sent) {
     void_conflict.bind(1, static_cast<std::int64_t>(change.version.hlc.packed()))
         .bind(2, change.version.origin)

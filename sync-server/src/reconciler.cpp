@@ -171,7 +171,7 @@ class Reconciler::Session {
       const Receipt& receipt = receipts.front();
       if (receipts.size() == 1 && receipt.group == group.id && receipt.content_hash == hash &&
           receipt.first_seq == first && receipt.last_seq == last) {
-        response_.acks.push_back(group.id);  // a resend of an accepted group
+        acknowledge(group.id);  // a resend of an accepted group
         return;
       }
       return reject(group, hash,
@@ -192,9 +192,14 @@ class Reconciler::Session {
     if (auto reason = owner_.validate(tx_, group, homes)) return reject(group, hash, *reason);
     owner_.accept(tx_, group, homes, user_.id, now_);
     tx_.put_receipt(device_.id, {group.id, first, last, hash});
-    response_.acks.push_back(group.id);
+    acknowledge(group.id);
     ++summary_.groups_accepted;
     summary_.changes_accepted += group.changes.size();
+  }
+
+  void acknowledge(const WriteGroupId& group) {
+    response_.acks.push_back(group);
+    acked_.insert(group);
   }
 
   std::optional<Refusal> check_shape(const WriteGroup& group) const {
@@ -268,10 +273,13 @@ class Reconciler::Session {
 
   void reject(const WriteGroup& group, const Bytes& hash, Refusal reason) {
     Rejection rejection{group.id, reason.code, std::move(reason.message), {}};
-    std::set<FieldKey> touched;
-    for (const Change& change : group.changes) touched.insert({change.record_id, change.field});
-    for (const FieldKey& field : touched) {
-      if (auto current = tx_.current_field(field)) rejection.server_values.push_back(current->change);
+    for (const FieldKey& field : touched_fields(group)) {
+      // Only values of cases the device may hold: a group naming another case's record id must
+      // not learn that record's content from its rejection.
+      auto current = tx_.current_field(field);
+      if (current && writable_.contains(current->change.case_id)) {
+        rejection.server_values.push_back(current->change);
+      }
     }
     tx_.put_rejected_group({device_.id, rejection, hash, now_});
     response_.rejections.push_back(std::move(rejection));
@@ -283,13 +291,17 @@ class Reconciler::Session {
   // when it was made: the conflicts still open on the fields it touched go back with the
   // rejection (only of cases the device holds), so the device shows them again.
   void send_open_conflicts_of(const WriteGroup& group) {
-    std::set<FieldKey> touched;
-    for (const Change& change : group.changes) touched.insert({change.record_id, change.field});
-    for (const FieldKey& field : touched) {
+    for (const FieldKey& field : touched_fields(group)) {
       for (const ConflictEntry& entry : tx_.field_conflicts(field)) {
         if (!entry.resolved_by && writable_.contains(entry.case_id)) send_conflict(entry);
       }
     }
+  }
+
+  static std::set<FieldKey> touched_fields(const WriteGroup& group) {
+    std::set<FieldKey> touched;
+    for (const Change& change : group.changes) touched.insert({change.record_id, change.field});
+    return touched;
   }
 
   static std::vector<RecordId> record_ids(const WriteGroup& group) {
@@ -324,8 +336,9 @@ class Reconciler::Session {
       response_.more = page.size() == budget;
       next = response_.more ? page.back().seq : up_to;
       for (StoredChange& stored : page) {
-        // The device holds its own changes already, unless it is being backfilled.
-        if (stored.change.version.origin != device_.id) send(std::move(stored.change));
+        // What this very request pushed, the device holds. Its own older changes are sent: a
+        // device restored from a backup needs them back (the others merge as duplicates).
+        if (!acked_.contains(stored.change.write_group)) send(std::move(stored.change));
       }
       for (const ConflictEntry& entry : tx_.conflicts_since(readable_, position_, next)) {
         send_conflict(entry);
@@ -362,6 +375,7 @@ class Reconciler::Session {
   const std::int64_t now_;
   SyncResponse response_;
   std::uint64_t position_ = 0;
+  std::set<WriteGroupId> acked_;    // groups acknowledged in this response
   std::set<CaseId> writable_;       // in scope, or leaving it (pending purge)
   std::vector<CaseId> readable_;    // in scope and up to date with the cursor; sorted
   std::vector<CaseId> backfill_;    // newly in scope: sent whole first

@@ -141,6 +141,9 @@ TEST_CASE("A request body that never completes is dropped at --request-timeout-s
                                          {"Content-Type", std::string(kBinaryContentType)},
                                          {"Content-Length", std::to_string(body.size() + 1000)}}) +
                body);
+  // And one whose headers never end (the slow-headers attack).
+  RawConnection stalled_head(server.process().port());
+  stalled_head.send("POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty");
   const auto sent_at = std::chrono::steady_clock::now();
 
   // While that request hangs, others are served.
@@ -154,6 +157,10 @@ TEST_CASE("A request body that never completes is dropped at --request-timeout-s
   CHECK(waited < 5s);
   stalled.stop_sending();
   CHECK(stalled.closed_within(3s));
+  const RawAnswer head_answer = stalled_head.read_answer(5s);
+  CHECK(head_answer.status == 408);
+  stalled_head.stop_sending();
+  CHECK(stalled_head.closed_within(3s));
 
   CHECK(amira.sync().outcome == client::SyncOutcome::kCompleted);
 }

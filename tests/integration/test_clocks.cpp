@@ -1,5 +1,6 @@
 // Clocks across real processes (DESIGN.md section 3): a phone whose wall clock is 3 hours fast
-// stamps correctly once anchored to the server's time; after a reboot (no anchor) it records
+// stamps correctly once anchored to the server's time, also after the app restarts; after a
+// reboot (no anchor) it records
 // offline with stamps 3 hours ahead, which the real server refuses; the client re-stamps them
 // from the server's time and they are accepted, in the order they were made, and lose to a later
 // edit by a device with a right clock (the overwritten value is reported, not lost silently).
@@ -45,6 +46,15 @@ TEST_CASE("A phone 3 hours fast has its offline edits re-stamped from the server
   CHECK(anchored.restamped_changes == 0);
   REQUIRE(maya.sync().outcome == client::SyncOutcome::kCompleted);
   REQUIRE(text_of(maya.store(), visit, "observations") == "Jordan was calm.");
+
+  // The app restarts without a reboot: the store keeps the server's time it was anchored to.
+  amira.close();
+  amira.open();
+  amira.store().write_record(
+      {"visit", visit, council.jordan, {{"people_present", Value::text("Ms Ellis (mother)")}}});
+  CHECK(std::abs(ahead_of_real_time(amira.store().field_versions(visit).at("people_present"))) <
+        60'000);
+  CHECK(amira.sync().restamped_changes == 0);
 
   // After a reboot the phone has only its own clock: offline, two edits of the same field.
   amira.reboot();

@@ -511,17 +511,20 @@ class ThrowawayCa {
            "[ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign\n"
            "subjectKeyIdentifier = hash\n"
            "[server]\nbasicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\n"
-           "extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n";
+           "extendedKeyUsage = serverAuth\n";
     new_key_and_certificate(name_, "/CN=fieldsync itest " + name_, "ca", "");
   }
 
   std::string certificate() const { return dir_.file(name_ + ".pem"); }
 
-  // Returns the certificate's and the key's file names.
-  std::pair<std::string, std::string> issue_server_certificate() const {
-    const std::string server = name_ + "-server";
-    new_key_and_certificate(server, "/CN=127.0.0.1", "server",
-                            " -CA " + name_ + ".pem -CAkey " + name_ + ".key");
+  // A certificate for `host` ("IP:127.0.0.1", "DNS:sync.example.org"); returns the certificate's
+  // and the key's file names.
+  std::pair<std::string, std::string> issue_server_certificate(
+      const std::string& host = "IP:127.0.0.1") const {
+    const std::string server = name_ + "-server-" + std::to_string(++issued_);
+    new_key_and_certificate(
+        server, "/CN=fieldsync itest server", "server",
+        " -addext subjectAltName=" + host + " -CA " + name_ + ".pem -CAkey " + name_ + ".key");
     return {dir_.file(server + ".pem"), dir_.file(server + ".key")};
   }
 
@@ -539,6 +542,7 @@ class ThrowawayCa {
 
   const dev::ScratchDir& dir_;
   std::string name_;
+  mutable int issued_ = 0;
 };
 
 }  // namespace
@@ -589,6 +593,22 @@ TEST_CASE("Over HTTPS, only a client that trusts the server's CA gets through", 
     CHECK(amira.sync().changes_pushed > 0);
     REQUIRE(maya.sync().outcome == client::SyncOutcome::kCompleted);
     CHECK(text_of(maya.store(), visit, "observations") == "Over TLS only.");
+  }
+}
+
+TEST_CASE("A certificate from the right CA for another host is refused", "[security][tls]") {
+  const dev::ScratchDir pki;
+  const ThrowawayCa council_ca(pki, "council");
+  const auto [certificate, key] = council_ca.issue_server_certificate("DNS:sync.example.org");
+  TestServer server({.extra_args = {"--tls-cert", certificate, "--tls-key", key},
+                     .scheme = "https",
+                     .transport = {.ca_file = council_ca.certificate()}});
+  // The admin's own connection trusts the CA too, and is refused just the same.
+  try {
+    server.admin().enrolment_code("amira");
+    FAIL("a certificate for sync.example.org was accepted for 127.0.0.1");
+  } catch (const Error& error) {
+    CHECK(error.domain() == ErrorDomain::kNetwork);
   }
 }
 

@@ -84,7 +84,6 @@ class TestServer {
   dev::ServerProcess& process() { return process_; }
   const platform::CurlTransportOptions& transport_options() const { return setup_.transport; }
   std::string data_dir() const { return process_.options().data_dir; }
-  std::string log() const { return dev::read_file(process_.options().log_file); }
 
   // Stops the server and opens its store, to check what it holds.
   std::unique_ptr<server::ServerStorage> stop_and_open_storage() {

@@ -71,7 +71,8 @@ inline std::filesystem::path scratch_parent() {
 
 // The number of random seeds a property test runs: FIELDSYNC_PROPERTY_SEEDS, or `fallback`.
 inline std::uint64_t property_seeds(std::uint64_t fallback) {
-  if (const char* text = std::getenv("FIELDSYNC_PROPERTY_SEEDS")) return std::strtoull(text, nullptr, 10);
+  if (const char* text = std::getenv("FIELDSYNC_PROPERTY_SEEDS"))
+    return std::strtoull(text, nullptr, 10);
   return fallback;
 }
 
@@ -80,28 +81,29 @@ inline std::uint64_t property_seeds(std::uint64_t fallback) {
 class DeviceClock final : public ClockSource {
  public:
   explicit DeviceClock(std::int64_t wall_offset_ms = 0) : wall_offset_ms_(wall_offset_ms) {}
-  std::int64_t wall_ms() override { return SystemClockSource::instance().wall_ms() + wall_offset_ms_.load(); }
+  std::int64_t wall_ms() override {
+    return SystemClockSource::instance().wall_ms() + wall_offset_ms_;
+  }
   std::int64_t monotonic_ms() override {
     return SystemClockSource::instance().monotonic_ms() - booted_at_ms_.load();
   }
   void reboot() { booted_at_ms_ = SystemClockSource::instance().monotonic_ms(); }
-  void set_wall_offset(std::int64_t offset_ms) { wall_offset_ms_ = offset_ms; }
 
  private:
-  std::atomic<std::int64_t> wall_offset_ms_;
+  const std::int64_t wall_offset_ms_;
   std::atomic<std::int64_t> booted_at_ms_{0};
 };
 
 // What one device's transport saw of its sync exchanges.
 struct SyncLedger {
-  std::map<WriteGroupId, WriteGroup> sent;   // every group sent, as last sent
-  std::map<WriteGroupId, WriteGroup> acked;  // acknowledgements delivered: the content they answered
+  std::map<WriteGroupId, WriteGroup> sent;  // every group sent, as last sent
+  // Acknowledgements delivered, with the content they answered.
+  std::map<WriteGroupId, WriteGroup> acked;
   std::map<WriteGroupId, Rejection> rejected;  // rejections delivered (clock skew aside)
-  std::size_t sync_requests = 0;
-  std::size_t network_failures = 0;  // sync requests that got no answer (a server killed, say)
-  std::size_t cut_off = 0;           // among them, those that had connected: cut off mid-exchange
-  std::size_t answers_dropped = 0;  // answered (2xx: committed) by the server, never delivered
-  std::size_t acks_dropped = 0;     // acknowledgements in those answers
+  std::size_t network_failures = 0;   // sync requests that got no answer (a server killed, say)
+  std::size_t cut_off = 0;            // among them, those that had connected: cut off mid-exchange
+  std::size_t answers_dropped = 0;    // answered (2xx: committed) by the server, never delivered
+  std::size_t acks_dropped = 0;       // acknowledgements in those answers
   std::vector<std::string> problems;  // an acknowledgement of a group the request did not carry
 };
 
@@ -109,12 +111,17 @@ struct SyncLedger {
 // network error instead of delivering a 2xx sync answer, after the server committed it.
 class LedgerTransport final : public platform::HttpTransport {
  public:
-  static constexpr std::int32_t kCurlCouldNotConnect = 7;  // CURLE_COULDNT_CONNECT: nobody listening
+  // CURLE_COULDNT_CONNECT, the transport's error code when nobody listens.
+  static constexpr std::int32_t kCurlCouldNotConnect = 7;
+  // CURLE_RECV_ERROR, what a connection lost while the answer comes in gives.
+  static constexpr std::int32_t kCurlReceiveError = 56;
 
   LedgerTransport(std::unique_ptr<platform::HttpTransport> inner, std::uint64_t seed)
       : inner_(std::move(inner)), random_(seed) {}
 
   void set_drop_probability(double probability) { drop_probability_ = probability; }
+  // The next `answers` 2xx sync answers are dropped, whatever the probability.
+  void drop_next(std::size_t answers) { forced_drops_ = answers; }
   const SyncLedger& ledger() const { return ledger_; }
   // What happens elsewhere while a sync is under way (the UI records, another device syncs):
   // called with kSending once the request is made, before it goes out, and with kAnswered once
@@ -129,7 +136,6 @@ class LedgerTransport final : public platform::HttpTransport {
     if (!is_sync) return inner_->send(request);
     const WireFormat format = has_json_type(request) ? WireFormat::kJson : WireFormat::kBinary;
     const SyncRequest sent = decode_request(request.body, format);
-    ++ledger_.sync_requests;
     for (const WriteGroup& group : sent.write_groups) ledger_.sent[group.id] = group;
     if (during_sync_) during_sync_(SyncPhase::kSending);
     platform::HttpResponse response;
@@ -140,29 +146,37 @@ class LedgerTransport final : public platform::HttpTransport {
     } catch (const Error& error) {
       in_flight_ = false;
       ++ledger_.network_failures;
-      if (error.domain() == ErrorDomain::kNetwork && error.code() != kCurlCouldNotConnect) ++ledger_.cut_off;
+      if (error.domain() == ErrorDomain::kNetwork && error.code() != kCurlCouldNotConnect)
+        ++ledger_.cut_off;
       throw;
     }
     if (response.status < 200 || response.status > 299) return response;
     if (during_sync_) during_sync_(SyncPhase::kAnswered);
     const SyncResponse answer = decode_response(response.body, format);
-    if (drop_probability_ > 0 && std::bernoulli_distribution(drop_probability_)(random_)) {
+    const bool forced = forced_drops_ > 0;
+    if (forced) --forced_drops_;
+    if (forced ||
+        (drop_probability_ > 0 && std::bernoulli_distribution(drop_probability_)(random_))) {
       ++ledger_.answers_dropped;
       ledger_.acks_dropped += answer.acks.size();
-      throw Error(ErrorDomain::kNetwork, 56, "connection lost before the answer arrived (dropped by the test)");
+      throw Error(ErrorDomain::kNetwork, kCurlReceiveError,
+                  "connection lost before the answer arrived (dropped by the test)");
     }
     for (const WriteGroupId& id : answer.acks) {
-      const auto group = std::find_if(sent.write_groups.begin(), sent.write_groups.end(),
-                                      [&](const WriteGroup& candidate) { return candidate.id == id; });
+      const auto group =
+          std::find_if(sent.write_groups.begin(), sent.write_groups.end(),
+                       [&](const WriteGroup& candidate) { return candidate.id == id; });
       if (group == sent.write_groups.end()) {
-        ledger_.problems.push_back("acknowledgement of group " + id.to_string() + " that was not sent");
+        ledger_.problems.push_back("acknowledgement of group " + id.to_string() +
+                                   " that was not sent");
         continue;
       }
       ledger_.acked[id] = *group;
       ledger_.rejected.erase(id);
     }
     for (const Rejection& rejection : answer.rejections) {
-      if (rejection.code != RejectionCode::kClockSkew) ledger_.rejected[rejection.write_group] = rejection;
+      if (rejection.code != RejectionCode::kClockSkew)
+        ledger_.rejected[rejection.write_group] = rejection;
     }
     return response;
   }
@@ -178,6 +192,7 @@ class LedgerTransport final : public platform::HttpTransport {
   std::unique_ptr<platform::HttpTransport> inner_;
   std::mt19937_64 random_;
   double drop_probability_ = 0;
+  std::size_t forced_drops_ = 0;
   std::function<void(SyncPhase)> during_sync_;
   std::atomic<bool> in_flight_{false};
   SyncLedger ledger_;
@@ -198,7 +213,8 @@ class Device {
 
   void enrol(const std::string& server_url, const std::string& code) {
     server_url_ = server_url;
-    const client::Enrolment enrolment = client::enrol(transport_, server_url, code, {"test", "1.0"});
+    const client::Enrolment enrolment =
+        client::enrol(transport_, server_url, code, {"test", "1.0"});
     store_ = client::Store::create(options(), kPasscode, {enrolment.device_id, enrolment.user_id});
     store_->set_token(enrolment.token);
     identity_ = {enrolment.device_id, enrolment.user_id};
@@ -212,16 +228,20 @@ class Device {
     client::SyncSettings settings;
     settings.server_url = server_url;
     settings.client = {"test", "1.0"};
+    settings.format = format_;
     // Retries come fast: the server is on this machine, and a killed one is back in milliseconds.
     settings.retry.initial_delay = std::chrono::milliseconds(1);
     settings.retry.max_delay = std::chrono::milliseconds(100);
     settings.retry.max_attempts = 200;
     settings.jitter_seed = 1;
-    client::SyncReport report = client::sync_with_server(
-        *store_, transport_, settings, std::chrono::steady_clock::now() + budget);
+    client::SyncReport report = client::sync_with_server(*store_, transport_, settings,
+                                                         std::chrono::steady_clock::now() + budget);
     if (report.outcome == client::SyncOutcome::kWiped) store_.reset();
     return report;
   }
+
+  // The form of its sync bodies (binary by default).
+  void set_wire_format(WireFormat format) { format_ = format; }
 
   // The phone restarts: its monotonic clock begins again, and the app reopens its store.
   void reboot() {
@@ -237,7 +257,6 @@ class Device {
   const std::string& label() const { return label_; }
   const std::string& path() const { return path_; }
   const client::DeviceIdentity& identity() const { return identity_; }
-  DeviceClock& clock() { return clock_; }
   LedgerTransport& transport() { return transport_; }
   const SyncLedger& ledger() const { return transport_.ledger(); }
 
@@ -257,6 +276,7 @@ class Device {
   platform::MemoryKeyWrapper key_wrapper_;
   LedgerTransport transport_;
   std::string server_url_;
+  WireFormat format_ = WireFormat::kBinary;
   client::DeviceIdentity identity_;
   std::unique_ptr<client::Store> store_;
 };
@@ -278,9 +298,9 @@ class ServerState {
 // and the devices enrolled to it (their stores beside the server's data).
 class TestServer {
  public:
-  explicit TestServer(std::vector<std::string> extra_args = {})
+  TestServer()
       : dir_(scratch_parent(), "fieldsync-e2e"),
-        server_({server_binary(), dir_.file("server"), "", std::move(extra_args)}),
+        server_({server_binary(), dir_.file("server")}),
         admin_transport_(platform::make_curl_transport()),
         admin_(*admin_transport_, server_.url(), server_.create_admin_token("test admin")) {}
 
@@ -288,7 +308,6 @@ class TestServer {
   dev::AdminClient& admin() { return admin_; }
   std::string url() const { return server_.url(); }
   std::string data_dir() const { return dir_.file("server"); }
-  const std::filesystem::path& dir() const { return dir_.path(); }
 
   // A new device of `user_id`, enrolled with a fresh one-time code. `seed` drives its drops.
   std::unique_ptr<Device> enrol(const std::string& label, const std::string& user_id,
@@ -322,7 +341,8 @@ inline Value value_of(client::Store& store, const RecordId& id, const std::strin
 
 // Syncs every device in turn until one whole pass pushes and pulls nothing. False if a sync did
 // not complete or `max_passes` passes were not enough.
-inline bool sync_until_quiet(const std::vector<Device*>& devices, std::string& why, int max_passes = 8) {
+inline bool sync_until_quiet(const std::vector<Device*>& devices, std::string& why,
+                             int max_passes = 8) {
   for (int pass = 0; pass < max_passes; ++pass) {
     bool quiet = true;
     for (Device* device : devices) {
@@ -349,7 +369,8 @@ inline std::string describe(const Change& change) {
 }
 
 // Every field of every case that has a history, with its current winner.
-inline std::map<server::FieldKey, server::StoredChange> all_current_fields(server::StorageTransaction& tx) {
+inline std::map<server::FieldKey, server::StoredChange> all_current_fields(
+    server::StorageTransaction& tx) {
   std::map<server::FieldKey, server::StoredChange> fields;
   for (const server::CaseAllocation& allocation : tx.allocations()) {
     for (server::StoredChange& stored : tx.current_of_case(allocation.case_id, tx.last_seq())) {
@@ -392,28 +413,31 @@ inline std::vector<std::string> differences_from_server(client::Store& store,
             differences.push_back(collection.name + " " + record.id.to_string() + "." + field +
                                   " is on the device only");
           } else if (found->second.version != version || found->second.value != device_value) {
-            differences.push_back(collection.name + " " + record.id.to_string() + "." + field +
-                                  ": device " + device_value.describe() + " @" + version.to_string() +
-                                  ", server " + found->second.value.describe() + " @" +
-                                  found->second.version.to_string());
+            differences.push_back(
+                collection.name + " " + record.id.to_string() + "." + field + ": device " +
+                device_value.describe() + " @" + version.to_string() + ", server " +
+                found->second.value.describe() + " @" + found->second.version.to_string());
           }
         }
       }
     }
     for (const auto& [key, change] : on_server) {
-      if (!on_device.contains(key)) differences.push_back(describe(change) + " is on the server only");
+      if (!on_device.contains(key))
+        differences.push_back(describe(change) + " is on the server only");
     }
 
     // Open conflicts: the same lost versions, with the same values on both sides.
     std::map<Version, Conflict> device_conflicts;
     for (const client::LocalConflict& local : store.conflicts()) {
-      if (local.conflict.case_id == case_id) device_conflicts.emplace(local.conflict.lost.version, local.conflict);
+      if (local.conflict.case_id == case_id)
+        device_conflicts.emplace(local.conflict.lost.version, local.conflict);
     }
     for (const server::ConflictEntry& entry : tx.open_conflicts_of_case(case_id, up_to)) {
       const auto found = device_conflicts.find(entry.lost);
       const auto lost = tx.change_by_version({entry.record_id, entry.field}, entry.lost);
       const auto winner = tx.current_field({entry.record_id, entry.field});
-      const std::string name = entry.record_id.to_string() + "." + entry.field + " lost " + entry.lost.to_string();
+      const std::string name =
+          entry.record_id.to_string() + "." + entry.field + " lost " + entry.lost.to_string();
       if (found == device_conflicts.end()) {
         differences.push_back("conflict " + name + " is on the server only");
         continue;
@@ -445,7 +469,7 @@ struct HistoryAudit {
 // The server's history and conflict log against the merge rule (see the top of this file).
 inline HistoryAudit audit_history(server::StorageTransaction& tx) {
   HistoryAudit audit;
-  std::map<std::pair<OriginId, std::uint64_t>, Version> device_seqs;
+  std::set<std::pair<OriginId, std::uint64_t>> device_seqs;
   for (const auto& [key, current] : all_current_fields(tx)) {
     const std::string name = key.record_id.to_string() + "." + key.field;
     ++audit.fields;
@@ -453,21 +477,21 @@ inline HistoryAudit audit_history(server::StorageTransaction& tx) {
     std::set<Version> versions;
     for (server::StoredChange& stored : tx.field_history(key)) {
       if (!versions.insert(stored.change.version).second) {
-        audit.problems.push_back(name + ": version " + stored.change.version.to_string() + " is in the history twice");
+        audit.problems.push_back(name + ": version " + stored.change.version.to_string() +
+                                 " is in the history twice");
       }
-      if (stored.change.device_seq != 0) {
-        const auto [at, added] = device_seqs.emplace(
-            std::pair{stored.change.version.origin, stored.change.device_seq}, stored.change.version);
-        if (!added) {
-          audit.problems.push_back("device " + stored.change.version.origin.to_string() + " sequence " +
-                                   std::to_string(stored.change.device_seq) + " was applied twice");
-        }
+      if (stored.change.device_seq != 0 &&
+          !device_seqs.insert({stored.change.version.origin, stored.change.device_seq}).second) {
+        audit.problems.push_back("device " + stored.change.version.origin.to_string() +
+                                 " sequence " + std::to_string(stored.change.device_seq) +
+                                 " was applied twice");
       }
       history.push_back(std::move(stored.change));
     }
     audit.changes += history.size();
     const Change* winner = merge_winner(history);
-    if (!winner || winner->version != current.change.version || winner->value != current.change.value) {
+    if (!winner || winner->version != current.change.version ||
+        winner->value != current.change.value) {
       audit.problems.push_back(name + ": the current value is not the merge rule's winner");
     }
     std::set<Version> lost;
@@ -476,7 +500,8 @@ inline HistoryAudit audit_history(server::StorageTransaction& tx) {
     for (const server::ConflictEntry& entry : tx.field_conflicts(key)) {
       ++audit.conflict_entries;
       if (!versions.contains(entry.lost)) {
-        audit.problems.push_back(name + ": conflict entry for " + entry.lost.to_string() + ", which is not in the history");
+        audit.problems.push_back(name + ": conflict entry for " + entry.lost.to_string() +
+                                 ", which is not in the history");
       }
       if (!entry.resolved_by) {
         unresolved.insert(entry.lost);
@@ -492,9 +517,9 @@ inline HistoryAudit audit_history(server::StorageTransaction& tx) {
     }
     audit.unresolved += unresolved.size();
     if (unresolved != lost) {
-      audit.problems.push_back(name + ": " + std::to_string(unresolved.size()) + " unresolved entries, but " +
-                               std::to_string(lost.size()) + " lost changes in its history of " +
-                               std::to_string(history.size()));
+      audit.problems.push_back(name + ": " + std::to_string(unresolved.size()) +
+                               " unresolved entries, but " + std::to_string(lost.size()) +
+                               " lost changes in its history of " + std::to_string(history.size()));
     }
   }
   return audit;
@@ -510,11 +535,12 @@ inline std::vector<std::string> acked_changes_missing(const SyncLedger& ledger,
       const server::FieldKey key{change.record_id, change.field};
       auto found = histories.find(key);
       if (found == histories.end()) found = histories.emplace(key, tx.field_history(key)).first;
-      const bool present = std::any_of(found->second.begin(), found->second.end(), [&](const server::StoredChange& stored) {
-        return stored.change.version == change.version && stored.change.value == change.value &&
-               stored.change.device_seq == change.device_seq && stored.change.write_group == id &&
-               stored.change.base == change.base;
-      });
+      const bool present = std::any_of(
+          found->second.begin(), found->second.end(), [&](const server::StoredChange& stored) {
+            return stored.change.version == change.version && stored.change.value == change.value &&
+                   stored.change.device_seq == change.device_seq &&
+                   stored.change.write_group == id && stored.change.base == change.base;
+          });
       if (!present) missing.push_back("acknowledged but not in the history: " + describe(change));
     }
   }
@@ -525,7 +551,8 @@ inline std::vector<std::string> acked_changes_missing(const SyncLedger& ledger,
 inline std::string lines(const std::vector<std::string>& problems, std::size_t max = 20) {
   std::string text;
   for (std::size_t i = 0; i < problems.size() && i < max; ++i) text += "\n  " + problems[i];
-  if (problems.size() > max) text += "\n  ... and " + std::to_string(problems.size() - max) + " more";
+  if (problems.size() > max)
+    text += "\n  ... and " + std::to_string(problems.size() - max) + " more";
   return text;
 }
 
