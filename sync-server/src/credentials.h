@@ -72,8 +72,6 @@ class Credentials {
   std::string issue_admin_token(StorageTransaction& tx, const std::string& name,
                                 const std::vector<std::string>& roles, std::int64_t lifetime_ms);
 
-  const CredentialOptions& options() const { return options_; }
-
  private:
   struct Bearer {
     std::string id;
