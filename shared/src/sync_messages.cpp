@@ -55,11 +55,12 @@ std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>,
 
 std::string encode_cursor(const SyncCursor& cursor) {
   std::string bytes;
-  bytes.reserve(1 + cursor.epoch.bytes().size() + varint::kMaxBytes);
+  bytes.reserve(1 + cursor.epoch.bytes().size() + 2 * varint::kMaxBytes);
   bytes.push_back(static_cast<char>(kCursorFormat));
   bytes.append(cursor.epoch.bytes().begin(), cursor.epoch.bytes().end());
-  varint::put(cursor.position,
-              [&](std::uint8_t byte) { bytes.push_back(static_cast<char>(byte)); });
+  const auto append = [&](std::uint8_t byte) { bytes.push_back(static_cast<char>(byte)); };
+  varint::put(cursor.position, append);
+  if (cursor.delivery != 0) varint::put(cursor.delivery, append);  // absent in older cursors
   return bytes;
 }
 
@@ -71,14 +72,22 @@ std::optional<SyncCursor> decode_cursor(std::string_view bytes) {
   }
   std::copy_n(bytes.begin() + 1, epoch.size(), epoch.begin());
   std::string_view rest = bytes.substr(1 + epoch.size());
-  const auto position = varint::get([&]() -> std::optional<std::uint8_t> {
+  const auto next_byte = [&]() -> std::optional<std::uint8_t> {
     if (rest.empty()) return std::nullopt;
     const auto byte = static_cast<std::uint8_t>(rest.front());
     rest.remove_prefix(1);
     return byte;
-  });
-  if (!position || !rest.empty()) return std::nullopt;
-  return SyncCursor{Uuid(epoch), *position};
+  };
+  const auto position = varint::get(next_byte);
+  if (!position) return std::nullopt;
+  SyncCursor cursor{Uuid(epoch), *position, 0};
+  if (!rest.empty()) {
+    const auto delivery = varint::get(next_byte);
+    if (!delivery || *delivery == 0) return std::nullopt;
+    cursor.delivery = *delivery;
+  }
+  if (!rest.empty()) return std::nullopt;
+  return cursor;
 }
 
 std::string_view to_string(RejectionCode code) {

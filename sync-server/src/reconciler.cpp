@@ -96,6 +96,7 @@ class Reconciler::Session {
     const std::optional<SyncCursor> cursor = decode_cursor(request.cursor);
     const bool same_epoch = cursor && cursor->epoch == epoch;
     position_ = same_epoch ? cursor->position : 0;
+    delivery_ = same_epoch ? cursor->delivery : 0;
     // A cursor from another epoch (a restored server) or none at all: start from scratch.
     if (!same_epoch) tx_.remove_device_cases(device_.id);
     reconcile_scope();
@@ -132,13 +133,21 @@ class Reconciler::Session {
   // --- Scope ---
 
   // Cases newly in scope are to be backfilled; cases that left it are purged once the device
-  // acknowledges, and until then it may still push for them.
+  // acknowledges, and until then it may still push for them. A backfill the device confirmed (its
+  // cursor echoes the answer that carried it) makes the case active; an unconfirmed one is sent
+  // again, since the answer may have been lost.
   void reconcile_scope() {
     const std::vector<CaseId> scope = tx_.scope_of(user_);
     const std::set<CaseId> in_scope(scope.begin(), scope.end());
     std::map<CaseId, DeviceCaseState> held;
     for (const DeviceCase& device_case : tx_.device_cases(device_.id)) {
-      held.emplace(device_case.case_id, device_case.state);
+      DeviceCaseState state = device_case.state;
+      if (state == DeviceCaseState::kBackfill && device_case.delivered_in != 0 &&
+          device_case.delivered_in == delivery_) {
+        state = DeviceCaseState::kActive;
+        tx_.put_device_case(device_.id, {device_case.case_id, state});
+      }
+      held.emplace(device_case.case_id, state);
     }
     for (const CaseId& case_id : scope) {
       if (held.contains(case_id)) continue;
@@ -318,13 +327,16 @@ class Reconciler::Session {
     const std::uint64_t up_to = tx_.last_seq();
     std::size_t budget = owner_.options_.page_changes;
     std::size_t backfilled = 0;
+    std::uint64_t delivery = 0;  // marks this answer if it carries whole cases
     for (const CaseId& case_id : backfill_) {
       if (budget == 0) break;
+      if (delivery == 0) delivery = new_delivery_mark();
+      // The case up to the cursor, whole; what came after it, the page below sends.
       std::vector<StoredChange> whole_case = tx_.current_of_case(case_id, position_);
       budget -= std::min(budget, whole_case.size());
       for (StoredChange& stored : whole_case) send(std::move(stored.change));
       for (const ConflictEntry& entry : tx_.open_conflicts_of_case(case_id, position_)) send_conflict(entry);
-      tx_.put_device_case(device_.id, {case_id, DeviceCaseState::kActive});
+      tx_.put_device_case(device_.id, {case_id, DeviceCaseState::kBackfill, delivery});
       readable_.insert(std::upper_bound(readable_.begin(), readable_.end(), case_id), case_id);
       ++backfilled;
     }
@@ -346,7 +358,16 @@ class Reconciler::Session {
     } else {
       response_.more = true;
     }
-    response_.next_cursor = encode_cursor({epoch, next});
+    response_.next_cursor = encode_cursor({epoch, next, delivery});
+  }
+
+  static std::uint64_t new_delivery_mark() {
+    for (;;) {
+      const Bytes random = crypto::random_bytes(sizeof(std::uint64_t));
+      std::uint64_t mark = 0;
+      for (const std::uint8_t byte : random) mark = (mark << 8) | byte;
+      if (mark != 0) return mark;
+    }
   }
 
   void send(Change change) {
@@ -375,6 +396,7 @@ class Reconciler::Session {
   const std::int64_t now_;
   SyncResponse response_;
   std::uint64_t position_ = 0;
+  std::uint64_t delivery_ = 0;      // the delivery mark the device's cursor echoes
   std::set<WriteGroupId> acked_;    // groups acknowledged in this response
   std::set<CaseId> writable_;       // in scope, or leaving it (pending purge)
   std::vector<CaseId> readable_;    // in scope and up to date with the cursor; sorted

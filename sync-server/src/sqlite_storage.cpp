@@ -323,18 +323,23 @@ class SqliteTransaction final : public StorageTransaction {
   // --- What a device holds ---
   std::vector<DeviceCase> device_cases(const OriginId& device) override {
     std::vector<DeviceCase> cases;
-    auto select = db_.prepare("SELECT case_id, state FROM device_cases WHERE device_id = ?");
+    auto select =
+        db_.prepare("SELECT case_id, state, delivered_in FROM device_cases WHERE device_id = ?");
     select.bind(1, device);
     while (select.step()) {
-      cases.push_back({select.column_uuid(0), static_cast<DeviceCaseState>(select.column_int(1))});
+      cases.push_back({select.column_uuid(0), static_cast<DeviceCaseState>(select.column_int(1)),
+                       static_cast<std::uint64_t>(select.column_int(2))});
     }
     return cases;
   }
   void put_device_case(const OriginId& device, const DeviceCase& device_case) override {
-    db_.prepare("INSERT OR REPLACE INTO device_cases(device_id, case_id, state) VALUES (?, ?, ?)")
+    db_.prepare(
+           "INSERT OR REPLACE INTO device_cases(device_id, case_id, state, delivered_in) "
+           "VALUES (?, ?, ?, ?)")
         .bind(1, device)
         .bind(2, device_case.case_id)
         .bind(3, static_cast<std::int64_t>(device_case.state))
+        .bind(4, as_int(device_case.delivered_in))
         .run();
   }
   void remove_device_case(const OriginId& device, const CaseId& case_id) override {

@@ -11,7 +11,7 @@
 
 namespace fieldsync::server::sqlite_schema {
 
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -65,6 +65,10 @@ CREATE TABLE directives(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL, kind IN
                         case_id BLOB NOT NULL, detail TEXT NOT NULL, created_at INTEGER NOT NULL,
                         acked_at INTEGER);
 CREATE INDEX directives_by_device ON directives(device_id, acked_at);
+)sql",
+    // 2: which answer carried a backfilled case, so that a lost answer is sent again.
+    R"sql(
+ALTER TABLE device_cases ADD COLUMN delivered_in INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -18,8 +18,8 @@
 // Then the bugs the chaos found, replayed step by step.
 //
 // FIELDSYNC_PROPERTY_SEEDS overrides the number of seeds (default 20), FIELDSYNC_CHAOS_STEPS the
-// steps per seed, FIELDSYNC_CHAOS_SEED runs that one seed only, FIELDSYNC_CHAOS_TRANSFERS=1 adds
-// cases moving between workers and teams (see with_transfers). A failure names its seed; the seed
+// steps per seed, FIELDSYNC_CHAOS_SEED runs that one seed only, FIELDSYNC_CHAOS_TRANSFERS=0 leaves
+// out cases moving between workers and teams (see with_transfers). A failure names its seed; the seed
 // reproduces the operations, though not the clocks' readings.
 #include <catch2/catch.hpp>
 
@@ -50,12 +50,10 @@ std::size_t steps_per_seed() {
   return 2'000;
 }
 
-// Cases moving between workers and teams. Off by default: with answers dropped they fail on a known
-// server bug (a lost answer that backfilled a case is never sent again; the [!mayfail] test at the
-// end replays it). Turn them on once it is fixed.
+// Cases moving between workers and teams: on unless FIELDSYNC_CHAOS_TRANSFERS=0.
 bool with_transfers() {
   const char* text = std::getenv("FIELDSYNC_CHAOS_TRANSFERS");
-  return text && std::string(text) == "1";
+  return !text || std::string(text) != "0";
 }
 
 std::uint64_t one_seed() {
@@ -435,6 +433,7 @@ TEST_CASE(
     CHECK(tally.resolutions > 0);
     CHECK(tally.rejections > 0);
     CHECK(tally.restamped > 0);
+    if (with_transfers()) CHECK(tally.transfers > 0);
   }
 }
 
@@ -570,11 +569,12 @@ TEST_CASE("A local conflict about an edit the server then rejects goes with the 
   pair.check_agreement();
 }
 
-// Known bug, not fixed yet (hence [!mayfail]): the server marks a backfilled case as held in the
-// transaction that makes the answer, so when that answer is lost the device resends its old cursor
-// and is sent only what changed after it: the case's earlier state never arrives.
+// The chaos found it with transfers on: the server marked a backfilled case as held in the
+// transaction that made the answer, so when that answer was lost the device resent its old cursor
+// and was sent only what changed after it: the case's earlier state never arrived. Now the case is
+// held only once the device's cursor echoes the answer that carried it.
 TEST_CASE("A case newly in scope comes whole even when the answer that carried it was lost",
-          "[chaos][!mayfail]") {
+          "[chaos]") {
   Pair pair;
   pair.server.admin().create_user("ben", "north", "worker", "Ben");
   const CaseId bens = pair.server.admin().create_case("ben", {{"child_name", "Sam Patel"}});

@@ -376,16 +376,20 @@ TEST_CASE("A text that is not UTF-8 cannot cross the wire", "[wire]") {
 }
 
 TEST_CASE("Sync cursors round-trip, and nothing else passes for one", "[wire]") {
-  for (const std::uint64_t position :
-       {std::uint64_t{0}, std::uint64_t{300}, std::numeric_limits<std::uint64_t>::max()}) {
-    const SyncCursor cursor{sample_id(4, 1), position};
-    const std::string bytes = encode_cursor(cursor);
-    CHECK(decode_cursor(bytes) == cursor);
-    CHECK_FALSE(decode_cursor(bytes.substr(0, bytes.size() - 1)));
-    CHECK_FALSE(decode_cursor(bytes + '\0'));
-    std::string other_format = bytes;
-    other_format[0] = 2;
-    CHECK_FALSE(decode_cursor(other_format));
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  for (const std::uint64_t position : {std::uint64_t{0}, std::uint64_t{300}, kMax}) {
+    // A delivery mark is a random 64-bit number, so its varint is several bytes long.
+    for (const std::uint64_t delivery : {std::uint64_t{0}, std::uint64_t{1} << 40, kMax}) {
+      const SyncCursor cursor{sample_id(4, 1), position, delivery};
+      const std::string bytes = encode_cursor(cursor);
+      CAPTURE(position, delivery);
+      CHECK(decode_cursor(bytes) == cursor);
+      CHECK_FALSE(decode_cursor(bytes.substr(0, bytes.size() - 1)));
+      CHECK_FALSE(decode_cursor(bytes + '\0'));
+      std::string other_format = bytes;
+      other_format[0] = 2;
+      CHECK_FALSE(decode_cursor(other_format));
+    }
   }
   CHECK_FALSE(decode_cursor(""));
   const std::string overlong = std::string(1, '\x01') + std::string(16, '\0') +

@@ -34,9 +34,12 @@ struct Telemetry {
 
 // The server's position in its change sequence, opaque to the device. The epoch changes when a
 // server is restored from backup; a cursor from another epoch means "resync from scratch".
+// `delivery` marks an answer that carried whole cases (backfill): a device that sends the cursor
+// back proves it applied that answer; 0 when the answer carried none.
 struct SyncCursor {
   Uuid epoch;
   std::uint64_t position = 0;
+  std::uint64_t delivery = 0;
   friend bool operator==(const SyncCursor&, const SyncCursor&) = default;
 };
 std::string encode_cursor(const SyncCursor& cursor);      // opaque bytes

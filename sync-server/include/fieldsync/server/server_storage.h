@@ -117,13 +117,17 @@ struct RejectedGroup {
 
 // The server's view of which cases a device holds.
 enum class DeviceCaseState : std::uint8_t {
-  kBackfill = 1,      // newly in scope: the whole case is still to be sent
+  kBackfill = 1,      // newly in scope: the whole case is to be sent, or was sent unconfirmed
   kActive = 2,        // in scope and up to date with the cursor
   kPendingPurge = 3,  // left scope: pushes still accepted; a purge directive is out
 };
 struct DeviceCase {
   CaseId case_id;
   DeviceCaseState state = DeviceCaseState::kActive;
+  // For kBackfill: the delivery mark of the answer that last carried the whole case (0: not sent
+  // yet). The case becomes kActive only when the device's cursor echoes that mark, proving the
+  // device applied the answer; if the answer was lost, the case is sent again.
+  std::uint64_t delivered_in = 0;
 };
 
 // A change as stored: with its position in the sequence and when it arrived.
