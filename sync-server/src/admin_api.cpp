@@ -34,6 +34,9 @@ std::string text_member(const json& body, const char* name, bool required) {
   }
   if (!found->is_string()) throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" must be a string");
   const auto& text = found->get_ref<const std::string&>();
+  if (text.find('\0') != std::string::npos) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" must not contain NUL characters");
+  }
   if (text.size() > kMaxNameBytes) {
     throw Error(ErrorCode::kTooLarge, std::string("\"") + name + "\" is longer than " +
                                           std::to_string(kMaxNameBytes) + " bytes");
@@ -46,17 +49,15 @@ Uuid id_member(const json& body, const char* name) {
   return Uuid::parse_or_throw(text_member(body, name, true), name);
 }
 
-// Runs `work` in one transaction for an admin holding `role`.
+// Runs `work` in one transaction for an admin holding `role` (run again if it loses a race).
 template <class Work>
 Response as_admin(ServerContext& context, const Request& request, std::string_view role, Work work) {
-  auto tx = context.storage.begin();
   const AdminIdentity admin = context.credentials.authenticate_admin(
-      *tx, request.header("Authorization").value_or(""), request.remote_address);
+      context.storage, request.header("Authorization").value_or(""), request.remote_address);
   if (!admin.has_role(role)) {
     throw Error(ErrorCode::kForbidden, "this admin token lacks the '" + std::string(role) + "' role");
   }
-  json answer = work(*tx, admin);
-  tx->commit();
+  json answer = run_transaction(context.storage, [&](StorageTransaction& tx) { return work(tx, admin); });
   context.log.info("admin_action", {{"admin", admin.token.name}, {"path", request.path}});
   return http::json_response(200, answer);
 }

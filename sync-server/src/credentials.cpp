@@ -98,24 +98,35 @@ std::optional<Credentials::Bearer> Credentials::parse_bearer(std::string_view au
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == token.size() || token.size() > 256) {
     return std::nullopt;
   }
+  // Tokens are visible ASCII; anything else is no token (and is never stored as an account name).
+  if (std::any_of(token.begin(), token.end(), [](char c) { return c < '!' || c > '~'; })) return std::nullopt;
   return Bearer{std::string(token.substr(0, dot)), std::string(token.substr(dot + 1))};
 }
 
-void Credentials::check_not_limited(const std::string& address, const std::string& account) {
+template <class Identity, class Check>
+Identity Credentials::checked(ServerStorage& storage, const std::string& address,
+                              const std::string& account, Check check) {
+  Outcome<Identity> outcome = run_transaction(storage, [&](StorageTransaction& tx) {
+    check_not_limited(tx, address, account);
+    Outcome<Identity> attempt = check(tx);
+    if (const auto* refusal = std::get_if<Refusal>(&attempt)) count_failure(tx, address, refusal->account);
+    return attempt;
+  });
+  if (auto* refusal = std::get_if<Refusal>(&outcome)) {
+    throw Error(ErrorCode::kUnauthorized, std::move(refusal->message));
+  }
+  return std::get<Identity>(std::move(outcome));
+}
+
+void Credentials::check_not_limited(StorageTransaction& tx, const std::string& address,
+                                    const std::string& account) {
   const std::int64_t now = clock_.wall_ms();
-  std::lock_guard lock(failures_mutex_);
   std::int64_t wait_ms = 0;
   for (const std::string& key : {"address:" + address, "account:" + account}) {
-    auto found = failures_.find(key);
-    if (found == failures_.end()) continue;
-    std::deque<std::int64_t>& times = found->second;
-    while (!times.empty() && times.front() <= now - options_.failure_window_ms) times.pop_front();
-    if (times.empty()) {
-      failures_.erase(found);
-      continue;
-    }
-    if (static_cast<int>(times.size()) >= options_.max_failures) {
-      wait_ms = std::max(wait_ms, times.front() + options_.failure_window_ms - now);
+    if (key == "account:") continue;  // no account named
+    const AuthFailures failures = tx.auth_failures(key, now - options_.failure_window_ms);
+    if (failures.count >= static_cast<std::uint64_t>(options_.max_failures)) {
+      wait_ms = std::max(wait_ms, failures.oldest_ms + options_.failure_window_ms - now);
     }
   }
   if (wait_ms > 0) {
@@ -124,79 +135,99 @@ void Credentials::check_not_limited(const std::string& address, const std::strin
   }
 }
 
-void Credentials::fail(const std::string& address, const std::string& account,
-                       const std::string& message) {
+void Credentials::count_failure(StorageTransaction& tx, const std::string& address,
+                                const std::string& account) {
   const std::int64_t now = clock_.wall_ms();
-  {
-    std::lock_guard lock(failures_mutex_);
-    if (failures_.size() >= kSweepAt) forget_old_failures(now);
-    failures_["address:" + address].push_back(now);
-    if (!account.empty()) failures_["account:" + account].push_back(now);
-  }
-  throw Error(ErrorCode::kUnauthorized, message);
+  if (++failures_counted_ % kSweepAt == 0) tx.forget_auth_failures(now - options_.failure_window_ms);
+  tx.add_auth_failure("address:" + address, now);
+  if (!account.empty()) tx.add_auth_failure("account:" + account, now);
 }
 
-void Credentials::forget_old_failures(std::int64_t now) {
-  std::erase_if(failures_, [&](const auto& entry) {
-    return entry.second.empty() || entry.second.back() <= now - options_.failure_window_ms;
-  });
-}
-
-SyncIdentity Credentials::authenticate_device(StorageTransaction& tx, std::string_view authorization,
+SyncIdentity Credentials::authenticate_device(ServerStorage& storage, std::string_view authorization,
                                               const std::string& address) {
   const auto bearer = parse_bearer(authorization);
-  check_not_limited(address, bearer ? bearer->id : "");
-  if (!bearer) fail(address, "", "a device token is required: Authorization: Bearer <token>");
+  return checked<SyncIdentity>(storage, address, bearer ? bearer->id : "",
+                               [&](StorageTransaction& tx) { return check_device(tx, bearer); });
+}
+
+Credentials::Outcome<SyncIdentity> Credentials::check_device(StorageTransaction& tx,
+                                                             const std::optional<Bearer>& bearer) {
+  if (!bearer) return Refusal{"", "a device token is required: Authorization: Bearer <token>"};
   const auto device_id = device_id_from_hex(bearer->id);
   auto device = device_id ? tx.device(*device_id) : std::nullopt;
   if (!device || !secret_matches(bearer->secret, device->token_hash)) {
-    fail(address, bearer->id, "the device token is not valid");
+    return Refusal{bearer->id, "the device token is not valid"};
   }
   if (device->status == DeviceStatus::kWiped || device->status == DeviceStatus::kRetired) {
-    fail(address, bearer->id, "this device was " + std::string(to_string(device->status)) +
-                                  ": enrol it again to use it");
+    return Refusal{bearer->id, "this device was " + std::string(to_string(device->status)) +
+                                   ": enrol it again to use it"};
   }
   auto user = tx.user(device->user_id);
   if (!user) throw Error(ErrorCode::kIntegrity, "a device belongs to a user who does not exist");
   return SyncIdentity{std::move(*device), std::move(*user)};
 }
 
-AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::string_view authorization,
+SyncIdentity Credentials::current_identity(StorageTransaction& tx, const OriginId& device_id) {
+  auto device = tx.device(device_id);
+  if (!device) throw Error(ErrorCode::kUnauthorized, "the device token is not valid");
+  if (device->status == DeviceStatus::kWiped || device->status == DeviceStatus::kRetired) {
+    throw Error(ErrorCode::kUnauthorized, "this device was " + std::string(to_string(device->status)) +
+                                              ": enrol it again to use it");
+  }
+  auto user = tx.user(device->user_id);
+  if (!user) throw Error(ErrorCode::kIntegrity, "a device belongs to a user who does not exist");
+  return SyncIdentity{std::move(*device), std::move(*user)};
+}
+
+AdminIdentity Credentials::authenticate_admin(ServerStorage& storage, std::string_view authorization,
                                               const std::string& address) {
   const auto bearer = parse_bearer(authorization);
-  check_not_limited(address, bearer ? "admin:" + bearer->id : "");
-  if (!bearer) fail(address, "", "an admin token is required: Authorization: Bearer <token>");
+  return checked<AdminIdentity>(storage, address, bearer ? "admin:" + bearer->id : "",
+                                [&](StorageTransaction& tx) { return check_admin(tx, bearer); });
+}
+
+Credentials::Outcome<AdminIdentity> Credentials::check_admin(StorageTransaction& tx,
+                                                             const std::optional<Bearer>& bearer) {
+  if (!bearer) return Refusal{"", "an admin token is required: Authorization: Bearer <token>"};
   auto token = tx.admin_token(bearer->id);
   if (!token || !secret_matches(bearer->secret, token->secret_hash)) {
-    fail(address, "admin:" + bearer->id, "the admin token is not valid");
+    return Refusal{"admin:" + bearer->id, "the admin token is not valid"};
   }
   if (token->expires_at_ms != 0 && token->expires_at_ms <= clock_.wall_ms()) {
-    fail(address, "admin:" + bearer->id, "the admin token has expired");
+    return Refusal{"admin:" + bearer->id, "the admin token has expired"};
   }
   return AdminIdentity{std::move(*token)};
 }
 
-Enrolled Credentials::enrol(StorageTransaction& tx, std::string_view typed_code,
+Enrolled Credentials::enrol(ServerStorage& storage, std::string_view typed_code,
                             const Telemetry& telemetry, const std::string& address) {
   const std::string code = normalise_code(typed_code);
-  const std::string code_id = code.substr(0, std::min(code.size(), kCodeIdChars));
-  check_not_limited(address, "code:" + code_id);
-  if (code.size() != kCodeIdChars + kCodeSecretChars) {
-    fail(address, "", "that is not an enrolment code (24 letters and digits)");
-  }
+  const bool well_formed = code.size() == kCodeIdChars + kCodeSecretChars &&
+                           code.find_first_not_of(kCodeAlphabet) == std::string::npos;
+  // Attempts at one code count against it; what is no code at all counts against the address.
+  const std::string account = well_formed ? "code:" + code.substr(0, kCodeIdChars) : "";
+  return checked<Enrolled>(storage, address, account, [&](StorageTransaction& tx) {
+    if (!well_formed) return Outcome<Enrolled>(Refusal{"", "that is not an enrolment code (24 letters and digits, none of 0, 1, I, L, O, U)"});
+    return use_code(tx, code, telemetry);
+  });
+}
+
+Credentials::Outcome<Enrolled> Credentials::use_code(StorageTransaction& tx, const std::string& code,
+                                                     const Telemetry& telemetry) {
+  const std::string code_id = code.substr(0, kCodeIdChars);
   const auto stored = tx.enrolment_code(code_id);
   const std::int64_t now = clock_.wall_ms();
   if (!stored || !secret_matches(code.substr(kCodeIdChars), stored->secret_hash)) {
-    fail(address, "code:" + code_id, "the enrolment code is not valid");
+    return Refusal{"code:" + code_id, "the enrolment code is not valid"};
   }
-  if (stored->expires_at_ms <= now) fail(address, "code:" + code_id, "the enrolment code has expired");
+  if (stored->expires_at_ms <= now) return Refusal{"code:" + code_id, "the enrolment code has expired"};
   auto user = tx.user(stored->user_id);
   if (!user) throw Error(ErrorCode::kIntegrity, "an enrolment code belongs to a user who does not exist");
 
   Device device;
   device.id = Uuid::random_v4();
   if (!tx.use_enrolment_code(code_id, device.id, now)) {
-    fail(address, "code:" + code_id, "the enrolment code was already used");
+    return Refusal{"code:" + code_id, "the enrolment code was already used"};
   }
   const std::string secret = random_secret();
   device.user_id = user->id;

@@ -7,17 +7,19 @@
 // from an unambiguous alphabet (shown in groups of four): the first 8 name the code, the other
 // 16 (80 bits) are its secret; it is bound to one user, works once, and expires.
 //
-// Failed attempts are counted per address and per account; past the limit within the window,
-// every attempt from there (right or wrong) gets 429 with Retry-After until the window moves on.
+// Failed attempts are counted per address and per account, in storage (so that the limits hold
+// across server nodes); past the limit within the window, every attempt from there (right or
+// wrong) gets 429 with Retry-After until the window moves on. A check that refuses must still
+// keep its count, so the checks run in transactions of their own (run_transaction) that commit
+// the failed attempt before the refusal is thrown; the caller's work runs in a later transaction.
 //
-// Threading: thread-safe (the failure counts are guarded by one mutex).
+// Threading: thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <mutex>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "fieldsync/clock_source.h"
@@ -53,16 +55,21 @@ class Credentials {
  public:
   Credentials(ClockSource& clock, CredentialOptions options);
 
-  // The device and its user behind an "Authorization: Bearer ..." header. Revoked and retiring
-  // devices authenticate (they must receive their directives); wiped and retired ones do not.
-  // Throws Error(kUnauthorized), or RateLimitedError past the failure limit.
-  SyncIdentity authenticate_device(StorageTransaction& tx, std::string_view authorization,
+  // The device and its user behind an "Authorization: Bearer ..." header, checked in a
+  // transaction of its own. Revoked and retiring devices authenticate (they must receive their
+  // directives); wiped and retired ones do not. Throws Error(kUnauthorized), or RateLimitedError
+  // past the failure limit.
+  SyncIdentity authenticate_device(ServerStorage& storage, std::string_view authorization,
                                    const std::string& address);
-  AdminIdentity authenticate_admin(StorageTransaction& tx, std::string_view authorization,
+  // The authenticated device as `tx` sees it: its status may have changed since it was checked.
+  // Throws Error(kUnauthorized) if it may no longer sync (not counted as a failed attempt).
+  SyncIdentity current_identity(StorageTransaction& tx, const OriginId& device_id);
+  AdminIdentity authenticate_admin(ServerStorage& storage, std::string_view authorization,
                                    const std::string& address);
 
-  // Uses an enrolment code: a new device for the code's user, with its token.
-  Enrolled enrol(StorageTransaction& tx, std::string_view code, const Telemetry& telemetry,
+  // Uses an enrolment code, in a transaction of its own: a new device for the code's user, with
+  // its token. Single use across server nodes: of two devices racing on one code, one wins.
+  Enrolled enrol(ServerStorage& storage, std::string_view code, const Telemetry& telemetry,
                  const std::string& address);
 
   // A new single-use code for `user_id` (which must exist); returns the code text.
@@ -77,20 +84,36 @@ class Credentials {
     std::string id;
     std::string secret;
   };
+  // A failed attempt: counted under the address and `account` (if any), then thrown as `message`.
+  struct Refusal {
+    std::string account;
+    std::string message;
+  };
+  template <class Identity>
+  using Outcome = std::variant<Identity, Refusal>;
+
   static std::optional<Bearer> parse_bearer(std::string_view authorization);
+  // Runs `check(tx)` in a transaction of its own, after the limit check for `address` and
+  // `account`; a Refusal is counted, committed, then thrown as Error(kUnauthorized).
+  template <class Identity, class Check>
+  Identity checked(ServerStorage& storage, const std::string& address, const std::string& account,
+                   Check check);
   // Throws RateLimitedError when `address` or `account` is over the limit.
-  void check_not_limited(const std::string& address, const std::string& account);
-  [[noreturn]] void fail(const std::string& address, const std::string& account,
-                         const std::string& message);
-  // Drops keys whose failures have all left the window, so random accounts cannot grow the map
-  // without bound. Caller holds failures_mutex_.
-  void forget_old_failures(std::int64_t now);
-  static constexpr std::size_t kSweepAt = 10'000;
+  void check_not_limited(StorageTransaction& tx, const std::string& address,
+                         const std::string& account);
+  void count_failure(StorageTransaction& tx, const std::string& address, const std::string& account);
+  Outcome<SyncIdentity> check_device(StorageTransaction& tx, const std::optional<Bearer>& bearer);
+  Outcome<AdminIdentity> check_admin(StorageTransaction& tx, const std::optional<Bearer>& bearer);
+  // `code`: normalised, 24 characters of the code alphabet.
+  Outcome<Enrolled> use_code(StorageTransaction& tx, const std::string& code,
+                             const Telemetry& telemetry);
+  // Every kSweepAt failed attempts, the ones older than the window are forgotten, so that random
+  // accounts cannot grow the table without bound.
+  static constexpr std::uint64_t kSweepAt = 10'000;
 
   ClockSource& clock_;
   const CredentialOptions options_;
-  std::mutex failures_mutex_;
-  std::map<std::string, std::deque<std::int64_t>> failures_;  // guarded by failures_mutex_
+  std::atomic<std::uint64_t> failures_counted_{0};
 };
 
 }  // namespace fieldsync::server

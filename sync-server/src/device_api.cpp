@@ -42,9 +42,7 @@ Response enrol(ServerContext& context, const Request& request) {
   telemetry.core_version = string_member(body, "core_version", false);
   const std::string code = string_member(body, "code", true);
 
-  auto tx = context.storage.begin();
-  Enrolled enrolled = context.credentials.enrol(*tx, code, telemetry, request.remote_address);
-  tx->commit();
+  Enrolled enrolled = context.credentials.enrol(context.storage, code, telemetry, request.remote_address);
   context.log.info("device_enrolled", {{"device", enrolled.device.id.to_string()},
                                        {"user", enrolled.device.user_id},
                                        {"platform", telemetry.platform}});
@@ -76,20 +74,19 @@ Response sync(ServerContext& context, const Request& request) {
   limits.max_body_bytes = *format == WireFormat::kBinary ? context.options.max_binary_body_bytes
                                                          : context.options.max_json_body_bytes;
   // Who is asking comes first: a body is only decoded for a device that may send one.
-  {
-    auto check = context.storage.begin();
-    context.credentials.authenticate_device(*check, authorization_of(request), request.remote_address);
-  }
+  const SyncIdentity caller = context.credentials.authenticate_device(
+      context.storage, authorization_of(request), request.remote_address);
   const SyncRequest sync_request = decode_request(request.body, *format, limits);
 
-  auto tx = context.storage.begin();
-  SyncIdentity identity =
-      context.credentials.authenticate_device(*tx, authorization_of(request), request.remote_address);
-  const std::string device = identity.device.id.to_string();
-  const std::string user = identity.user.id;
+  const std::string device = caller.device.id.to_string();
+  const std::string user = caller.user.id;
   SyncSummary summary;
-  const SyncResponse sync_response = context.reconciler.sync(*tx, std::move(identity), sync_request, summary);
-  tx->commit();  // durable (synchronous=FULL) before any acknowledgement leaves
+  // Committed, so durable, before any acknowledgement leaves. A lost race runs it all again.
+  const SyncResponse sync_response = run_transaction(context.storage, [&](StorageTransaction& tx) {
+    summary = {};
+    return context.reconciler.sync(tx, context.credentials.current_identity(tx, caller.device.id),
+                                   sync_request, summary);
+  });
 
   Response response;
   response.content_type = *format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;

@@ -23,6 +23,7 @@ namespace http = fieldsync::server::http;
 
 struct Settings {
   server::ServerOptions app;
+  bool connections_given = false;  // --database-connections was set
   http::HttpServerOptions http;
   std::string tls_cert;
   std::string tls_key;
@@ -55,10 +56,27 @@ std::int64_t parse_number(const std::string& name, const std::string& text, std:
   return value;
 }
 
+// A PostgreSQL connection string as --database takes it: a postgres:// or postgresql:// URI.
+std::string database_uri(const std::string& text) {
+  if (text.rfind("postgres://", 0) != 0 && text.rfind("postgresql://", 0) != 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--database must be a PostgreSQL URI: postgres://USER@HOST:PORT/DATABASE?OPTIONS");
+  }
+  return text;
+}
+
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
       {"data", "DIR", "directory of the embedded SQLite store, created if missing (default: fieldsync-data)",
        [](Settings& s, const std::string& v) { s.app.data_dir = v; }},
+      {"database", "URI", "keep the data in PostgreSQL instead, shared by several server nodes: a libpq "
+                          "URI such as postgres://fieldsync@db.example/fieldsync?sslmode=verify-full",
+       [](Settings& s, const std::string& v) { s.app.database = database_uri(v); }},
+      {"database-connections", "N", "connections this node keeps to PostgreSQL (default: as many as --threads)",
+       [](Settings& s, const std::string& v) {
+         s.app.database_connections = static_cast<std::size_t>(parse_number("database-connections", v, 1, 256));
+         s.connections_given = true;
+       }},
       {"listen", "ADDRESS", "IP address to listen on (default: 127.0.0.1)",
        [](Settings& s, const std::string& v) { s.http.bind_address = v; }},
       {"port", "N", "TCP port; 0 picks a free one (default: 8443)",
@@ -105,12 +123,17 @@ void print_help(std::ostream& out) {
          "Usage:\n"
          "  fieldsync-server [options]            serve devices and admins\n"
          "  fieldsync-server admin create-token --name NAME [--roles monitor,manage,enrol]\n"
-         "                   [--expires-in-days N] [--data DIR]\n"
+         "                   [--expires-in-days N] [--data DIR | --database URI]\n"
          "                                        print a new admin token (keep it secret)\n"
          "  fieldsync-server --help | --version\n\n"
          "With no options it keeps its data in ./fieldsync-data and listens on\n"
          "http://127.0.0.1:8443. Plain HTTP is served only on a loopback address unless\n"
          "--allow-plain-http is given; use --tls-cert and --tls-key for HTTPS.\n\n"
+         "Several nodes can serve one council from one PostgreSQL database: start each with\n"
+         "the same --database URI (the schema is created on first use). The URI goes to libpq\n"
+         "as it is, so TLS to the database is set there: ?sslmode=verify-full&sslrootcert=FILE\n"
+         "checks the database server's certificate and name. Keep passwords out of the command\n"
+         "line: use ~/.pgpass or PGPASSWORD, or put the URI in a --config file.\n\n"
          "Options (also accepted in a config file as \"name = value\" lines, # for comments):\n"
          "  --config FILE                read options from FILE; later command-line options win\n";
   for (const Option& option : options()) {
@@ -199,7 +222,8 @@ http::LogLevel log_level_from(const std::string& name) {
 }
 
 int create_admin_token(const std::vector<std::string>& args) {
-  std::string data_dir = "fieldsync-data";
+  server::ServerOptions storage_options;
+  storage_options.database_connections = 1;
   std::string name;
   std::string roles_text = "monitor,manage,enrol";
   std::int64_t days = 0;
@@ -208,7 +232,8 @@ int create_admin_token(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) throw Error(ErrorCode::kInvalidArgument, args[i] + " needs a value");
       return args[++i];
     };
-    if (args[i] == "--data") data_dir = value();
+    if (args[i] == "--data") storage_options.data_dir = value();
+    else if (args[i] == "--database") storage_options.database = database_uri(value());
     else if (args[i] == "--name") name = value();
     else if (args[i] == "--roles") roles_text = value();
     else if (args[i] == "--expires-in-days") days = parse_number("expires-in-days", value(), 1, 3650);
@@ -220,11 +245,11 @@ int create_admin_token(const std::vector<std::string>& args) {
   for (std::string role; std::getline(split, role, ',');) {
     if (!role.empty()) roles.push_back(role);
   }
-  auto storage = server::open_sqlite_storage(data_dir);
+  auto storage = server::open_storage(storage_options);
   server::Credentials credentials(fieldsync::SystemClockSource::instance(), {});
-  auto tx = storage->begin();
-  const std::string token = credentials.issue_admin_token(*tx, name, roles, days * 24 * 3600 * 1000);
-  tx->commit();
+  const std::string token = server::run_transaction(*storage, [&](server::StorageTransaction& tx) {
+    return credentials.issue_admin_token(tx, name, roles, days * 24 * 3600 * 1000);
+  });
   std::cout << token << "\n";
   return 0;
 }
@@ -259,7 +284,8 @@ int serve(Settings settings) {
   log->info("server_started", {{"address", settings.http.bind_address},
                                {"port", http_server.port()},
                                {"tls", settings.http.tls.has_value()},
-                               {"data", settings.app.data_dir}});
+                               {"storage", settings.app.database.empty() ? "sqlite" : "postgresql"},
+                               {"data", settings.app.database.empty() ? settings.app.data_dir : ""}});
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log->info("server_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -291,6 +317,7 @@ int main(int argc, char** argv) {
     Settings settings;
     settings.http.port = 8443;
     apply_flags(settings, args, 1);
+    if (!settings.connections_given) settings.app.database_connections = settings.http.threads;
     return serve(std::move(settings));
   } catch (const Error& error) {
     std::cerr << "fieldsync-server: " << error.what() << "\n";

@@ -10,7 +10,9 @@
 // changed since the cursor, paged, with conflicts and resolutions of the user's cases.
 //
 // The caller commits the transaction before it sends the response: an acknowledgement is only
-// ever sent for a durable commit.
+// ever sent for a durable commit. Callers run it through run_transaction, which may run it again
+// after a lost race: everything it does goes into the transaction, except the server clock, which
+// only ever moves forward (safe to repeat).
 //
 // Threading: thread-safe; the server clock is guarded by its own mutex. Storage transactions
 // belong to the calling thread.

@@ -19,6 +19,10 @@ namespace fieldsync::server {
 
 struct ServerOptions {
   std::string data_dir = "fieldsync-data";   // the SQLite store's directory
+  // A PostgreSQL connection string (postgres://...) shared by several server nodes; empty: the
+  // SQLite store in data_dir.
+  std::string database;
+  std::size_t database_connections = 4;      // PostgreSQL connections of this node
   ReconcilerOptions reconciler;
   CredentialOptions credentials;
   std::size_t max_binary_body_bytes = 32u << 20;
@@ -35,6 +39,9 @@ struct ServerContext {
   Reconciler& reconciler;
   http::ServerLog& log;
 };
+
+// The storage the options name: PostgreSQL if `database` is set, else SQLite in `data_dir`.
+std::unique_ptr<ServerStorage> open_storage(const ServerOptions& options);
 
 void add_device_routes(http::Router& router, ServerContext& context);
 void add_admin_routes(http::Router& router, ServerContext& context);

@@ -8,12 +8,9 @@
 #include <filesystem>
 #include <mutex>
 
-#include <nlohmann/json.hpp>
-
 #include "fieldsync/error.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/sqlite_db.h"
-#include "fieldsync/wire_codec.h"
 #include "sqlite_storage_schema.h"
 #include "stored_value_codec.h"
 
@@ -65,49 +62,6 @@ void bind_change(Statement& statement, const Change& change, std::int64_t receiv
       .bind(11, change.author)
       .bind(12, received_ms)
       .bind(13, as_int(seq));
-}
-
-nlohmann::json telemetry_to_json(const Telemetry& telemetry) {
-  return {{"app_version", telemetry.app_version},
-          {"core_version", telemetry.core_version},
-          {"platform", telemetry.platform},
-          {"pending_count", telemetry.pending_count},
-          {"oldest_pending_age_ms", telemetry.oldest_pending_age_ms},
-          {"last_error_code", telemetry.last_error_code},
-          {"last_error_message", telemetry.last_error_message},
-          {"device_clock_ms", telemetry.device_clock_ms}};
-}
-
-Telemetry telemetry_from_json(const std::string& text) {
-  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  Telemetry telemetry;
-  if (!json.is_object()) return telemetry;
-  telemetry.app_version = json.value("app_version", "");
-  telemetry.core_version = json.value("core_version", "");
-  telemetry.platform = json.value("platform", "");
-  telemetry.pending_count = json.value("pending_count", std::uint64_t{0});
-  telemetry.oldest_pending_age_ms = json.value("oldest_pending_age_ms", std::int64_t{0});
-  telemetry.last_error_code = json.value("last_error_code", "");
-  telemetry.last_error_message = json.value("last_error_message", "");
-  telemetry.device_clock_ms = json.value("device_clock_ms", std::int64_t{0});
-  return telemetry;
-}
-
-std::string join_roles(const std::vector<std::string>& roles) {
-  std::string joined;
-  for (const std::string& role : roles) joined += (joined.empty() ? "" : ",") + role;
-  return joined;
-}
-
-std::vector<std::string> split_roles(const std::string& joined) {
-  std::vector<std::string> roles;
-  std::size_t start = 0;
-  while (start < joined.size()) {
-    const std::size_t comma = std::min(joined.find(',', start), joined.size());
-    roles.push_back(joined.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return roles;
 }
 
 Directive read_directive(const Statement& row) {
@@ -248,7 +202,7 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(6, device.last_seen_ms)
         .bind(7, device.last_sync_ms)
         .bind(8, device.status_reason)
-        .bind(9, telemetry_to_json(device.telemetry).dump())
+        .bind(9, encode_stored_telemetry(device.telemetry))
         .run();
   }
   std::optional<Device> device(const OriginId& id) override {
@@ -303,7 +257,7 @@ class SqliteTransaction final : public StorageTransaction {
           .bind(1, token.id)
           .bind_blob(2, token.secret_hash)
           .bind(3, token.name)
-          .bind(4, join_roles(token.roles))
+          .bind(4, encode_stored_roles(token.roles))
           .bind(5, token.created_at_ms)
           .bind(6, token.expires_at_ms)
           .run();
@@ -316,7 +270,7 @@ class SqliteTransaction final : public StorageTransaction {
     select.bind(1, id);
     if (!select.step()) return std::nullopt;
     return AdminToken{select.column_text(0), select.column_bytes(1), select.column_text(2),
-                      split_roles(select.column_text(3)), select.column_int(4),
+                      decode_stored_roles(select.column_text(3)), select.column_int(4),
                       select.column_int(5)};
   }
 
@@ -434,12 +388,12 @@ class SqliteTransaction final : public StorageTransaction {
 
   // --- Pulls ---
   std::vector<StoredChange> current_since(std::span<const CaseId> cases, std::uint64_t after,
-                                          std::size_t limit) override {
+                                          std::uint64_t up_to, std::size_t limit) override {
     fill_scope(cases);
     auto select = db_.prepare("SELECT " + prefixed_change_columns("c") +
                               " FROM temp.pull_scope s JOIN current c ON c.case_id = s.case_id "
-                              "WHERE c.seq > ? ORDER BY c.seq LIMIT ?");
-    select.bind(1, as_int(after)).bind(2, static_cast<std::int64_t>(limit));
+                              "WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT ?");
+    select.bind(1, as_int(after)).bind(2, as_int(up_to)).bind(3, static_cast<std::int64_t>(limit));
     return read_changes(select);
   }
   std::vector<StoredChange> current_of_case(const CaseId& case_id, std::uint64_t up_to) override {
@@ -522,24 +476,16 @@ class SqliteTransaction final : public StorageTransaction {
         "WHERE device_id = ? AND write_group = ?");
     select.bind(1, device).bind(2, group);
     if (!select.step()) return std::nullopt;
-    const auto blob = select.column_blob(0);
-    SyncResponse holder = decode_response(
-        std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()),
-        WireFormat::kBinary);
-    if (holder.rejections.size() != 1) throw Error(ErrorCode::kIntegrity, "a stored rejection is corrupt");
-    return RejectedGroup{device, std::move(holder.rejections.front()), select.column_bytes(1),
-                         select.column_int(2)};
+    return RejectedGroup{device, decode_stored_rejection(select.column_blob(0)),
+                         select.column_bytes(1), select.column_int(2)};
   }
   void put_rejected_group(const RejectedGroup& rejected) override {
-    SyncResponse holder;
-    holder.rejections.push_back(rejected.rejection);
-    const std::string blob = encode_response(holder, WireFormat::kBinary);
     db_.prepare(
            "INSERT OR REPLACE INTO rejected_groups(device_id, write_group, rejection, "
            "content_hash, rejected_at) VALUES (?, ?, ?, ?, ?)")
         .bind(1, rejected.device)
         .bind(2, rejected.rejection.write_group)
-        .bind_blob(3, std::span(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size()))
+        .bind_blob(3, encode_stored_rejection(rejected.rejection))
         .bind_blob(4, rejected.content_hash)
         .bind(5, rejected.rejected_at_ms)
         .run();
@@ -587,6 +533,21 @@ class SqliteTransaction final : public StorageTransaction {
     return acknowledged;
   }
 
+  // --- Failed authentication ---
+  void add_auth_failure(const std::string& key, std::int64_t at_ms) override {
+    db_.prepare("INSERT INTO auth_failures(key, at) VALUES (?, ?)").bind(1, key).bind(2, at_ms).run();
+  }
+  AuthFailures auth_failures(const std::string& key, std::int64_t since_ms) override {
+    auto select = db_.prepare(
+        "SELECT COUNT(*), COALESCE(MIN(at), 0) FROM auth_failures WHERE key = ? AND at > ?");
+    select.bind(1, key).bind(2, since_ms);
+    select.step();
+    return {as_uint(select.column_int(0)), select.column_int(1)};
+  }
+  void forget_auth_failures(std::int64_t before_ms) override {
+    db_.prepare("DELETE FROM auth_failures WHERE at <= ?").bind(1, before_ms).run();
+  }
+
  private:
   static constexpr std::string_view kDeviceSelect =
       "SELECT id, user_id, status, token_hash, enrolled_at, last_seen, last_sync, status_reason, "
@@ -602,7 +563,7 @@ class SqliteTransaction final : public StorageTransaction {
     device.last_seen_ms = row.column_int(5);
     device.last_sync_ms = row.column_int(6);
     device.status_reason = row.column_text(7);
-    device.telemetry = telemetry_from_json(row.column_text(8));
+    device.telemetry = decode_stored_telemetry(row.column_text(8));
     return device;
   }
 

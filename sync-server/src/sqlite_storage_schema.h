@@ -11,7 +11,7 @@
 
 namespace fieldsync::server::sqlite_schema {
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -69,6 +69,12 @@ CREATE INDEX directives_by_device ON directives(device_id, acked_at);
     // 2: which answer carried a backfilled case, so that a lost answer is sent again.
     R"sql(
 ALTER TABLE device_cases ADD COLUMN delivered_in INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 3: failed authentication attempts, counted in the database rather than in one process.
+    R"sql(
+CREATE TABLE auth_failures(key TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX auth_failures_by_key ON auth_failures(key, at);
+CREATE INDEX auth_failures_by_time ON auth_failures(at);
 )sql",
 };
 

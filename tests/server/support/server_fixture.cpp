@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
 
 #include "fieldsync/wire_codec.h"
 #include "http/server_log.h"
@@ -19,10 +21,6 @@ nlohmann::json json_of(const http::Response& response) {
   return nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
 }
 
-ServerOptions with_data_dir(ServerOptions options, const dev::ScratchDir& dir) {
-  options.data_dir = dir.file("server");
-  return options;
-}
 
 // The server commits with synchronous=FULL, and the suite makes thousands of commits: on a disk
 // each costs an fsync. Durability is not what these tests check, so the files go to a RAM-backed
@@ -47,14 +45,32 @@ void observe(TestDevice& device, const SyncResponse& answer) {
 
 }  // namespace
 
-ServerFixture::ServerFixture(ServerOptions options)
-    : dir(scratch_parent(), "fieldsync-server-test") {
+StorageKind storage_under_test() {
+  const char* name = std::getenv("FIELDSYNC_TEST_STORAGE");
+  if (name == nullptr || std::string(name).empty() || std::string(name) == "sqlite") return StorageKind::kSqlite;
+  if (std::string(name) == "postgres") return StorageKind::kPostgres;
+  throw std::runtime_error("FIELDSYNC_TEST_STORAGE must be sqlite or postgres");
+}
+
+ServerFixture::ServerFixture(ServerOptions server_options)
+    : dir(scratch_parent(), "fieldsync-server-test"), options(std::move(server_options)) {
+  if (storage_under_test() == StorageKind::kPostgres) {
+    database = std::make_unique<dev::ScratchDatabase>();
+    options.database = database->connection();
+  } else {
+    options.data_dir = dir.file("server");
+  }
   auto log = std::make_shared<http::ServerLog>(log_text, http::LogLevel::kWarning);
-  app = std::make_unique<ServerApp>(with_data_dir(std::move(options), dir), log, clock);
+  app = std::make_unique<ServerApp>(options, log, clock);
   admin_token = issue_admin_token({"monitor", "manage", "enrol"});
 }
 
 ServerFixture::~ServerFixture() = default;
+
+std::unique_ptr<ServerApp> ServerFixture::another_node() {
+  auto log = std::make_shared<http::ServerLog>(log_text, http::LogLevel::kWarning);
+  return std::make_unique<ServerApp>(options, log, clock);
+}
 
 http::Response ServerFixture::dispatch(http::Request request) {
   return app->router().dispatch(request);
@@ -63,6 +79,13 @@ http::Response ServerFixture::dispatch(http::Request request) {
 http::Response ServerFixture::call(const std::string& method, const std::string& path,
                                    std::string body, const std::string& content_type,
                                    const std::string& bearer, const std::string& address) {
+  return call_node(*app, method, path, std::move(body), content_type, bearer, address);
+}
+
+http::Response ServerFixture::call_node(ServerApp& node, const std::string& method,
+                                        const std::string& path, std::string body,
+                                        const std::string& content_type, const std::string& bearer,
+                                        const std::string& address) {
   http::Request request;
   request.method = method;
   request.path = path;
@@ -70,7 +93,7 @@ http::Response ServerFixture::call(const std::string& method, const std::string&
   request.remote_address = address;
   if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
   if (!bearer.empty()) request.headers.emplace_back("Authorization", bearer_header(bearer));
-  return dispatch(std::move(request));
+  return node.router().dispatch(request);
 }
 
 nlohmann::json ServerFixture::admin(const std::string& method, const std::string& path,
@@ -91,10 +114,9 @@ http::Response ServerFixture::admin_call(const std::string& method, const std::s
 
 std::string ServerFixture::issue_admin_token(const std::vector<std::string>& roles,
                                              std::int64_t lifetime_ms) {
-  auto tx = app->storage().begin();
-  std::string token = app->credentials().issue_admin_token(*tx, "test-admin", roles, lifetime_ms);
-  tx->commit();
-  return token;
+  return run_transaction(app->storage(), [&](StorageTransaction& tx) {
+    return app->credentials().issue_admin_token(tx, "test-admin", roles, lifetime_ms);
+  });
 }
 
 void ServerFixture::create_team(const std::string& team_id) {
@@ -199,9 +221,9 @@ SyncRequest ServerFixture::sync_request(const TestDevice& device, std::vector<Wr
 }
 
 http::Response ServerFixture::sync_call(const TestDevice& device, const SyncRequest& request,
-                                        const std::string& address) {
-  return call("POST", "/v1/sync", encode_request(request, WireFormat::kBinary),
-              std::string(kBinaryContentType), device.token, address);
+                                        const std::string& address, ServerApp* node) {
+  return call_node(node ? *node : *app, "POST", "/v1/sync", encode_request(request, WireFormat::kBinary),
+                   std::string(kBinaryContentType), device.token, address);
 }
 
 SyncResponse ServerFixture::sync(TestDevice& device, std::vector<WriteGroup> groups,

@@ -1,6 +1,7 @@
-// Test support for the sync server, run in-process: a ServerApp on a scratch directory (a real
-// SQLite file) and a fake clock, called through its router with http::Request values (no
-// sockets). It holds an admin token with every role, makes teams, users, cases, allocations and
+// Test support for the sync server, run in-process: a ServerApp on real storage and a fake clock,
+// called through its router with http::Request values (no sockets). The storage is a SQLite file
+// in a scratch directory, or, when FIELDSYNC_TEST_STORAGE=postgres, a fresh PostgreSQL database
+// (dev::ScratchDatabase): CTest runs the whole server suite both ways (tests/server/CMakeLists.txt). It holds an admin token with every role, makes teams, users, cases, allocations and
 // enrolment codes through the admin routes, enrols devices through /v1/enrol, and syncs as a
 // device would: binary SyncRequests with "Authorization: Bearer <token>".
 //
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fieldsync/clock_source.h"
+#include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/sync_messages.h"
@@ -27,6 +29,11 @@
 #include "server_app.h"
 
 namespace fieldsync::server::testing {
+
+// The storage the suite runs against, from FIELDSYNC_TEST_STORAGE ("sqlite", the default, or
+// "postgres").
+enum class StorageKind { kSqlite, kPostgres };
+StorageKind storage_under_test();
 
 inline constexpr std::int64_t kStartMs = 1'709'280'000'000;  // 2024-03-01 08:00 UTC
 inline constexpr const char* kDefaultAddress = "192.0.2.10";
@@ -64,11 +71,21 @@ class ServerFixture {
   ServerFixture(const ServerFixture&) = delete;
   ServerFixture& operator=(const ServerFixture&) = delete;
 
+  // Another server node on the same storage (the same SQLite file or PostgreSQL database) and
+  // the same clock, as several nodes behind a load balancer.
+  std::unique_ptr<ServerApp> another_node();
+
   // --- HTTP, in-process ---
   http::Response dispatch(http::Request request);
   http::Response call(const std::string& method, const std::string& path, std::string body = {},
                       const std::string& content_type = {}, const std::string& bearer = {},
                       const std::string& address = kDefaultAddress);
+  // The same, answered by `node` (thread-safe: it touches nothing of the fixture's).
+  static http::Response call_node(ServerApp& node, const std::string& method,
+                                   const std::string& path, std::string body = {},
+                                   const std::string& content_type = {},
+                                   const std::string& bearer = {},
+                                   const std::string& address = kDefaultAddress);
 
   // --- Admin routes (with the fixture's all-roles token) ---
   // An admin call that must succeed (REQUIREs 200); returns the JSON answer.
@@ -105,9 +122,9 @@ class ServerFixture {
   // The request a device sends: its cursor, `groups`, `acks`, and its telemetry.
   SyncRequest sync_request(const TestDevice& device, std::vector<WriteGroup> groups = {},
                            std::vector<std::uint64_t> acks = {}) const;
-  // POSTs a request in binary form; the answer whatever it is.
+  // POSTs a request in binary form; the answer whatever it is. `node`: another node answers.
   http::Response sync_call(const TestDevice& device, const SyncRequest& request,
-                           const std::string& address = kDefaultAddress);
+                           const std::string& address = kDefaultAddress, ServerApp* node = nullptr);
   // One sync round trip that must succeed (REQUIREs 200); keeps the answer's cursor, and the
   // device observes the versions it pulled.
   SyncResponse sync(TestDevice& device, std::vector<WriteGroup> groups = {},
@@ -119,6 +136,7 @@ class ServerFixture {
   // --- Reading the server's storage ---
   // Runs `read` in a transaction of its own, rolled back before it returns (a transaction holds
   // the SQLite backend's one connection, so no call may be made while one is open).
+  // (Not through run_transaction: nothing races with a test's single thread.)
   template <class Read>
   auto inspect(Read read) {
     auto tx = app->storage().begin();
@@ -126,6 +144,8 @@ class ServerFixture {
   }
 
   dev::ScratchDir dir;
+  std::unique_ptr<dev::ScratchDatabase> database;  // with PostgreSQL only
+  ServerOptions options;                           // as the fixture's nodes are made
   FakeClockSource clock{kStartMs, 1'000};
   std::ostringstream log_text;  // the server's log lines, shown when a call fails
   std::unique_ptr<ServerApp> app;

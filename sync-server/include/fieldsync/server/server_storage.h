@@ -5,16 +5,20 @@
 // Work happens in transactions: begin() hands out a StorageTransaction, whose reads see one
 // consistent state and whose writes become visible and durable together at commit(). A
 // transaction that is destroyed without commit() rolls back. Methods take and return batches
-// where a sync touches many rows, so a backend can send them in few round trips.
+// where a sync touches many rows, so a backend can send them in few round trips. Work that writes
+// runs through run_transaction() (below): a backend that lets writers run side by side
+// (PostgreSQL) may abort one that lost a race with another, and run_transaction runs it again.
 //
 // Sequence numbers: every accepted change gets the next number of one server-wide sequence; the
 // current state of a field and each conflict-log entry carry the number of the change that last
 // touched them, and a device's cursor is a position in that sequence. A backend must hand out
-// positions to pulls so that nothing below a served position can still appear later (on SQLite
-// writers are serialised, so commit order is sequence order).
+// positions to pulls (last_seq) so that nothing at or below a served position can still appear
+// later (on SQLite writers are serialised, so commit order is sequence order; PostgreSQL hands
+// out numbers before commit, see postgres_storage.cpp).
 //
 // Threading: a ServerStorage is shared by all request threads; each transaction belongs to one
-// thread.
+// thread, and a thread holds at most one transaction at a time (the SQLite backend has one
+// connection: a second begin() on the same thread would wait forever).
 #pragma once
 
 #include <cstdint>
@@ -23,9 +27,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fieldsync/change.h"
+#include "fieldsync/error.h"
 #include "fieldsync/sync_messages.h"
 
 namespace fieldsync::server {
@@ -147,6 +153,12 @@ struct ConflictEntry {
   std::uint64_t seq = 0;               // the change that last touched the entry
 };
 
+// Failed authentication attempts counted under one key (an address, an account).
+struct AuthFailures {
+  std::uint64_t count = 0;
+  std::int64_t oldest_ms = 0;  // when the oldest of them happened (0: none)
+};
+
 // A field's place in the sequence, for paging.
 struct FieldKey {
   RecordId record_id;
@@ -163,7 +175,9 @@ class StorageTransaction {
   // The epoch (changes when a server is restored from backup) and this server's origin id.
   virtual Uuid epoch() = 0;
   virtual OriginId server_origin() = 0;
-  // The highest sequence number given to a change so far (0: none).
+  // The position up to which this transaction may serve pulls: every change numbered at or below
+  // it is visible to this transaction, and no other can appear later (0: none). On SQLite the
+  // highest number given so far; on PostgreSQL it stops below any writer still running.
   virtual std::uint64_t last_seq() = 0;
   // The highest HLC the server has stamped or seen, so its clock never goes back.
   virtual Hlc clock_floor() = 0;
@@ -217,9 +231,10 @@ class StorageTransaction {
   virtual void put_conflicts(std::span<const ConflictEntry> entries) = 0;  // insert or replace
 
   // --- Pulls ---
-  // Current winners in `cases` with after < seq, in sequence order, at most `limit`.
+  // Current winners in `cases` with after < seq <= up_to, in sequence order, at most `limit`.
   virtual std::vector<StoredChange> current_since(std::span<const CaseId> cases,
-                                                  std::uint64_t after, std::size_t limit) = 0;
+                                                  std::uint64_t after, std::uint64_t up_to,
+                                                  std::size_t limit) = 0;
   // Every current winner of one case with seq <= up_to (backfill of a newly allocated case).
   virtual std::vector<StoredChange> current_of_case(const CaseId& case_id,
                                                     std::uint64_t up_to) = 0;
@@ -254,19 +269,78 @@ class StorageTransaction {
   // Marks the device's directives among `ids` acknowledged; returns those that were open.
   virtual std::vector<fieldsync::Directive> acknowledge_directives(
       const OriginId& device, std::span<const std::uint64_t> ids, std::int64_t now_ms) = 0;
+
+  // --- Failed authentication (kept here so that the limits hold across server nodes) ---
+  // Counts one failed attempt under `key`.
+  virtual void add_auth_failure(const std::string& key, std::int64_t at_ms) = 0;
+  // The failed attempts under `key` made after `since_ms`.
+  virtual AuthFailures auth_failures(const std::string& key, std::int64_t since_ms) = 0;
+  // Forgets every failed attempt made at or before `before_ms`, under every key.
+  virtual void forget_auth_failures(std::int64_t before_ms) = 0;
 };
 
 class ServerStorage {
  public:
   virtual ~ServerStorage() = default;
-  // A read-write transaction. Writers may wait for one another; they never fail for it.
+  // A read-write transaction. Writers may wait for one another. On a backend that runs writers
+  // side by side, any statement or the commit may throw TransactionRaceError: prefer
+  // run_transaction(), which runs the work again.
   virtual std::unique_ptr<StorageTransaction> begin() = 0;
-  // Bytes the storage occupies (for the admins' overview).
+  // Bytes the storage occupies (for the admins' overview). PostgreSQL asks the server on a
+  // connection of the pool: call it while this thread holds no transaction.
   virtual std::uint64_t size_bytes() = 0;
 };
+
+// Thrown by a backend when a transaction lost a race with a concurrent one (PostgreSQL: a
+// serialization failure or a deadlock) and nothing of it was kept: the same work, run again in a
+// new transaction, may succeed. Should it escape run_transaction, it is a 503 (kUnavailable).
+class TransactionRaceError : public Error {
+ public:
+  explicit TransactionRaceError(std::string message)
+      : Error(ErrorCode::kUnavailable, std::move(message)) {}
+};
+
+inline constexpr int kTransactionAttempts = 10;
+
+// Waits a little, longer after each lost race, so that racing transactions fall out of step.
+void pause_before_retry(int attempt);
+
+// Runs `body(tx)` in a new transaction and commits it; returns what `body` returned. When the
+// backend reports a lost race (from any statement or from the commit), the whole of `body` runs
+// again in a fresh transaction, up to kTransactionAttempts times. So `body` must keep its effects
+// inside the transaction, or make them safe to repeat: it must not answer, log or count in memory
+// anything that a rolled-back attempt did.
+template <class Body>
+auto run_transaction(ServerStorage& storage, Body&& body)
+    -> std::invoke_result_t<Body&, StorageTransaction&> {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      std::unique_ptr<StorageTransaction> tx = storage.begin();
+      if constexpr (std::is_void_v<std::invoke_result_t<Body&, StorageTransaction&>>) {
+        body(*tx);
+        tx->commit();
+        return;
+      } else {
+        auto result = body(*tx);
+        tx->commit();
+        return result;
+      }
+    } catch (const TransactionRaceError&) {
+      if (attempt >= kTransactionAttempts) throw;
+    }
+    pause_before_retry(attempt);
+  }
+}
 
 // The embedded default: one SQLite database (WAL, synchronous=FULL) in `data_dir`, created with
 // its schema on first use. Opens `data_dir`/fieldsync-server.db; creates `data_dir` if needed.
 std::unique_ptr<ServerStorage> open_sqlite_storage(const std::string& data_dir);
+
+// Several server nodes on one PostgreSQL database: `connection` is a libpq connection string
+// (a postgres:// URI, or key=value pairs), passed to libpq as it is, so TLS settings such as
+// sslmode=verify-full and sslrootcert go in it. Each node keeps a pool of `connections`
+// connections; the schema is created or brought up to date on first use.
+std::unique_ptr<ServerStorage> open_postgres_storage(const std::string& connection,
+                                                     std::size_t connections);
 
 }  // namespace fieldsync::server
