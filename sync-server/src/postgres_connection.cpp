@@ -203,6 +203,13 @@ Connection::Connection(const std::string& conninfo) : conninfo_(conninfo) {
     PQfinish(conn_);
     throw Error(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: " + message);
   }
+  ignore_notices();
+}
+
+void Connection::ignore_notices() {
+  // libpq prints notices ("relation ... already exists, skipping") on standard error, where the
+  // server's log is JSON lines; they never say anything the server acts on.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
 }
 
 Connection::~Connection() { PQfinish(conn_); }
@@ -215,6 +222,7 @@ void Connection::reconnect() {
   if (PQstatus(conn_) != CONNECTION_OK) {
     throw Error(ErrorCode::kUnavailable, std::string("cannot reconnect to PostgreSQL: ") + PQerrorMessage(conn_));
   }
+  ignore_notices();
 }
 
 void Connection::fail(pg_result* result, std::string_view doing) {

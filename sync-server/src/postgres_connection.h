@@ -161,6 +161,7 @@ class Connection {
   void reconnect();
 
  private:
+  void ignore_notices();
   [[noreturn]] void fail(pg_result* result, std::string_view doing);
   Result checked(pg_result* result, std::string_view doing);
 
