@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
 #include "http/http_server.h"
 #include "server_app.h"
@@ -270,6 +271,14 @@ int create_admin_token(const std::vector<std::string>& args) {
   return 0;
 }
 
+// The audit chain's head, for the log (kept elsewhere than the store): a rewrite of the chain's
+// end shows against the last head logged.
+void log_audit_head(server::ServerApp& app, http::ServerLog& log) {
+  auto tx = app.storage().begin();
+  const server::AuditHead head = tx->audit_head();
+  log.info("audit_head", {{"seq", head.seq}, {"hash", fieldsync::crypto::to_hex(head.hash)}});
+}
+
 int serve(Settings settings) {
   auto log = http::ServerLog::standard_error();
   log->set_threshold(log_level_from(settings.log_level));
@@ -298,6 +307,7 @@ int serve(Settings settings) {
     std::ofstream(temporary) << http_server.port() << "\n";
     std::rename(temporary.c_str(), settings.port_file.c_str());
   }
+  log_audit_head(app, *log);
   log->info("server_started", {{"address", settings.http.bind_address},
                                {"port", http_server.port()},
                                {"tls", settings.http.tls.has_value()},
@@ -307,6 +317,7 @@ int serve(Settings settings) {
   log->info("server_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   http_server.stop();
   app.save_metrics();
+  log_audit_head(app, *log);
   log->info("server_stopped");
   return 0;
 }

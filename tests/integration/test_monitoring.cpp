@@ -211,7 +211,8 @@ TEST_CASE("A row altered or deleted in the stopped server's file is found and na
   const Council council = set_up_council(server.admin());
   TestDevice amira(server, "amira");
   REQUIRE(amira.sync().outcome == client::SyncOutcome::kCompleted);
-  REQUIRE(server.admin().call("GET", "/admin/api/audit/verify").at("intact") == true);
+  const json intact = server.admin().call("GET", "/admin/api/audit/verify");
+  REQUIRE(intact.at("intact") == true);
   const json created = server.admin().call("GET", "/admin/api/audit?action=case.created&limit=1");
   const std::uint64_t seq = created.at("entries").at(0).at("seq");
   CHECK(created.at("entries").at(0).at("case_ids") == json::array({council.sam.to_string()}));
@@ -224,6 +225,14 @@ TEST_CASE("A row altered or deleted in the stopped server's file is found and na
     sql = "DELETE FROM audit_log WHERE seq = " + std::to_string(seq);
   }
   server.process().stop();
+  // The head as the stopped server logged it, away from the store.
+  const std::string log = dev::read_file(server.process().options().log_file);
+  const std::size_t last_head = log.rfind("\"event\":\"audit_head\"");
+  REQUIRE(last_head != std::string::npos);
+  const json logged = json::parse(log.substr(
+      log.rfind('\n', last_head) + 1, log.find('\n', last_head) - log.rfind('\n', last_head) - 1));
+  CHECK(logged.at("seq") == intact.at("head").at("seq"));
+  CHECK(logged.at("hash") == intact.at("head").at("hash"));
   {
     sqlite::Database db(database_file(server), sqlite::Database::Mode::kReadWrite);
     CHECK_THROWS(db.exec(sql));  // the log's guards first
