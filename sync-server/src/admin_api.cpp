@@ -1,8 +1,8 @@
 // The admin routes needed to run a council's casework: teams, users, cases, allocations,
 // enrolment codes, revoke and retire, and metadata lists. JSON in and out; every call needs an
 // admin token with the route's role (monitor, manage or enrol). No answer carries case content.
-// Each call that changes something is written to the audit log in its own transaction
-// (audit_trail.h). See docs/http-api.md.
+// Each call that changes something is written to the audit log in the same transaction as the
+// change (audit_trail.h). See docs/http-api.md.
 #include <algorithm>
 
 #include "fieldsync/error.h"
