@@ -1,13 +1,15 @@
 // The admin routes needed to run a council's casework: teams, users, cases, allocations,
 // enrolment codes, revoke and retire, and metadata lists. JSON in and out; every call needs an
 // admin token with the route's role (monitor, manage or enrol). No answer carries case content.
-// See docs/http-api.md.
+// Each call that changes something is written to the audit log in the same transaction as the
+// change (audit_trail.h). See docs/http-api.md.
 #include <algorithm>
 
 #include "fieldsync/error.h"
 #include "fieldsync/json_fields.h"
 #include "fieldsync/schema.h"
 #include "http/error_mapping.h"
+#include "route_access.h"
 #include "server_app.h"
 
 namespace fieldsync::server {
@@ -46,16 +48,14 @@ Uuid id_member(const json& body, const char* name) {
   return Uuid::parse_or_throw(text_member(body, name, true), name);
 }
 
-// Runs `work` in one transaction for an admin holding `role`.
+// Runs `work` in one transaction for an admin holding `role`, with its audit entry.
 template <class Work>
-Response as_admin(ServerContext& context, const Request& request, std::string_view role, Work work) {
+Response as_admin(ServerContext& context, const Request& request, std::string_view route_name,
+                  std::string_view role, Work work) {
   auto tx = context.storage.begin();
-  const AdminIdentity admin = context.credentials.authenticate_admin(
-      *tx, request.header("Authorization").value_or(""), request.remote_address);
-  if (!admin.has_role(role)) {
-    throw Error(ErrorCode::kForbidden, "this admin token lacks the '" + std::string(role) + "' role");
-  }
+  const AdminIdentity admin = authorize_admin(context, tx, request, role, route_name);
   json answer = work(*tx, admin);
+  context.audit.admin_route(*tx, admin, request.remote_address, route_name, answer);
   tx->commit();
   context.log.info("admin_action", {{"admin", admin.token.name}, {"path", request.path}});
   return http::json_response(200, answer);
@@ -237,7 +237,7 @@ void add_admin_routes(http::Router& router, ServerContext& context) {
     const bool has_body = std::string_view(route.method) == "POST";
     router.add({route.method, route.pattern, route.name,
                 [&context, &route](const Request& request, const PathParams& params) {
-                  return as_admin(context, request, route.role,
+                  return as_admin(context, request, route.name, route.role,
                                   [&](StorageTransaction& tx, const AdminIdentity& admin) {
                                     return route.handler(context, tx, admin, body_of(request), params);
                                   });

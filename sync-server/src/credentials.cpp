@@ -17,24 +17,13 @@ constexpr std::string_view kCodeAlphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789";
 constexpr std::size_t kCodeIdChars = 8;
 constexpr std::size_t kCodeSecretChars = 16;
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (const std::uint8_t byte : bytes) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0xF]);
-  }
-  return hex;
-}
-
 Bytes hash_of(std::string_view secret) { return crypto::sha256(crypto::as_bytes(secret)); }
 
 bool secret_matches(std::string_view secret, const Bytes& stored_hash) {
   return crypto::constant_time_equal(hash_of(secret), stored_hash);
 }
 
-std::string random_secret() { return to_hex(crypto::random_bytes(kSecretBytes)); }
+std::string random_secret() { return crypto::to_hex(crypto::random_bytes(kSecretBytes)); }
 
 std::string random_code_chars(std::size_t count) {
   // Rejection sampling keeps every character equally likely.
@@ -75,7 +64,7 @@ std::optional<OriginId> device_id_from_hex(std::string_view hex) {
   return Uuid::parse(text);
 }
 
-std::string device_hex(const OriginId& id) { return to_hex(id.bytes()); }
+std::string device_hex(const OriginId& id) { return crypto::to_hex(id.bytes()); }
 
 }  // namespace
 
@@ -99,6 +88,16 @@ std::optional<Credentials::Bearer> Credentials::parse_bearer(std::string_view au
     return std::nullopt;
   }
   return Bearer{std::string(token.substr(0, dot)), std::string(token.substr(dot + 1))};
+}
+
+std::string Credentials::claimed_account(std::string_view authorization) {
+  const auto bearer = parse_bearer(authorization);
+  constexpr std::size_t kLongestId = 32;  // a device id; admin token ids are shorter
+  if (!bearer || bearer->id.size() > kLongestId ||
+      bearer->id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return {};
+  }
+  return bearer->id;
 }
 
 void Credentials::check_not_limited(const std::string& address, const std::string& account) {
@@ -229,7 +228,7 @@ std::string Credentials::issue_admin_token(StorageTransaction& tx, const std::st
       throw Error(ErrorCode::kInvalidArgument, "unknown admin role '" + role + "' (monitor, manage, enrol)");
     }
   }
-  const std::string id = to_hex(crypto::random_bytes(8));
+  const std::string id = crypto::to_hex(crypto::random_bytes(8));
   const std::string secret = random_secret();
   const std::int64_t now = clock_.wall_ms();
   tx.put_admin_token({id, hash_of(secret), name, roles, now, lifetime_ms > 0 ? now + lifetime_ms : 0});

@@ -72,6 +72,10 @@ class Credentials {
   std::string issue_admin_token(StorageTransaction& tx, const std::string& name,
                                 const std::vector<std::string>& roles, std::int64_t lifetime_ms);
 
+  // The account a bearer token names (the hex id before its '.'), for the audit log; never any
+  // of the secret. Empty when the header holds no such id.
+  static std::string claimed_account(std::string_view authorization);
+
  private:
   struct Bearer {
     std::string id;

@@ -1,5 +1,7 @@
 // The devices' routes: POST /v1/enrol (JSON) and POST /v1/sync (binary or JSON, answered in the
-// same form). See docs/http-api.md.
+// same form). Each enrolment, and each sync that moved data or directives, is written to the audit
+// log in the same transaction; refused credentials are recorded by route_access.h. See
+// docs/http-api.md.
 #include <cctype>
 #include <chrono>
 
@@ -8,6 +10,7 @@
 #include "fieldsync/json_form.h"
 #include "fieldsync/wire_codec.h"
 #include "http/error_mapping.h"
+#include "route_access.h"
 #include "server_app.h"
 
 namespace fieldsync::server {
@@ -43,7 +46,10 @@ Response enrol(ServerContext& context, const Request& request) {
   const std::string code = string_member(body, "code", true);
 
   auto tx = context.storage.begin();
-  Enrolled enrolled = context.credentials.enrol(*tx, code, telemetry, request.remote_address);
+  Enrolled enrolled = authenticated(context, tx, request, "enrolment", [&](StorageTransaction& open) {
+    return context.credentials.enrol(open, code, telemetry, request.remote_address);
+  });
+  context.audit.device_enrolled(*tx, enrolled.device, request.remote_address);
   tx->commit();
   context.log.info("device_enrolled", {{"device", enrolled.device.id.to_string()},
                                        {"user", enrolled.device.user_id},
@@ -78,18 +84,24 @@ Response sync(ServerContext& context, const Request& request) {
   // Who is asking comes first: a body is only decoded for a device that may send one.
   {
     auto check = context.storage.begin();
-    context.credentials.authenticate_device(*check, authorization_of(request), request.remote_address);
+    authenticated(context, check, request, "device", [&](StorageTransaction& open) {
+      return context.credentials.authenticate_device(open, authorization_of(request),
+                                                     request.remote_address);
+    });
   }
   const SyncRequest sync_request = decode_request(request.body, *format, limits);
 
   auto tx = context.storage.begin();
   SyncIdentity identity =
       context.credentials.authenticate_device(*tx, authorization_of(request), request.remote_address);
-  const std::string device = identity.device.id.to_string();
+  const OriginId device_id = identity.device.id;
+  const std::string device = device_id.to_string();
   const std::string user = identity.user.id;
   SyncSummary summary;
   const SyncResponse sync_response = context.reconciler.sync(*tx, std::move(identity), sync_request, summary);
+  context.audit.sync(*tx, device_id, user, request.remote_address, summary);
   tx->commit();  // durable (synchronous=FULL) before any acknowledgement leaves
+  context.metrics.count_sync(summary);
 
   Response response;
   response.content_type = *format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;

@@ -1,5 +1,6 @@
 // fieldsync-server: flags and an optional config file, the admin token command, and the process
-// life cycle (start, log, stop cleanly on SIGTERM or SIGINT with requests in flight finished).
+// life cycle (start, log, save the metrics' counters periodically, stop cleanly on SIGTERM or
+// SIGINT with requests in flight finished and the counters saved).
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
 #include "http/http_server.h"
 #include "server_app.h"
@@ -28,6 +30,7 @@ struct Settings {
   std::string tls_key;
   std::string port_file;
   std::string log_level = "info";
+  std::chrono::seconds metrics_save_interval{60};
 };
 
 // One option: its name (as --name on the command line, or "name = value" in a config file), the
@@ -53,6 +56,25 @@ std::int64_t parse_number(const std::string& name, const std::string& text, std:
                                                  std::to_string(low) + " to " + std::to_string(high));
   }
   return value;
+}
+
+// A node name goes into metrics labels and storage keys: kept to a plain alphabet.
+std::string checked_node_name(const std::string& name) {
+  const bool plain = !name.empty() && name.size() <= 64 &&
+                     name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789.-_") == std::string::npos;
+  if (!plain) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--node-name must be 1 to 64 letters, digits, '.', '-' or '_'");
+  }
+  return name;
+}
+
+void add_metrics_allow(Settings& settings, const std::string& list) {
+  std::stringstream entries(list);
+  for (std::string entry; std::getline(entries, entry, ',');) {
+    if (!entry.empty()) settings.app.metrics_allow.add(entry);
+  }
 }
 
 const std::vector<Option>& options() {
@@ -96,6 +118,16 @@ const std::vector<Option>& options() {
        [](Settings& s, const std::string& v) { s.app.credentials.failure_window_ms = parse_number("auth-window-s", v, 1, 86400) * 1000; }},
       {"log-level", "LEVEL", "debug, info, warning, error or off (default: info)",
        [](Settings& s, const std::string& v) { s.log_level = v; }},
+      {"node-name", "NAME", "this server's name in metrics and the audit log; unique per node when\n"
+                            "                               several share one storage (default: the host name)",
+       [](Settings& s, const std::string& v) { s.app.node_name = checked_node_name(v); }},
+      {"metrics-allow", "ADDRESSES", "addresses or networks that may read /metrics without a monitor\n"
+                                     "                               token, comma-separated, e.g. 127.0.0.1,10.0.0.0/8 (may repeat;\n"
+                                     "                               default: none, a monitor token is needed)",
+       [](Settings& s, const std::string& v) { add_metrics_allow(s, v); }},
+      {"metrics-save-s", "N", "how often the metrics' counters are saved, so that they survive a\n"
+                              "                               restart; a clean stop saves them too (default: 60)",
+       [](Settings& s, const std::string& v) { s.metrics_save_interval = std::chrono::seconds(parse_number("metrics-save-s", v, 1, 86400)); }},
   };
   return kOptions;
 }
@@ -105,8 +137,9 @@ void print_help(std::ostream& out) {
          "Usage:\n"
          "  fieldsync-server [options]            serve devices and admins\n"
          "  fieldsync-server admin create-token --name NAME [--roles monitor,manage,enrol]\n"
-         "                   [--expires-in-days N] [--data DIR]\n"
-         "                                        print a new admin token (keep it secret)\n"
+         "                   [--expires-in-days N] [--data DIR] [--node-name NAME]\n"
+         "                                        print a new admin token (keep it secret);\n"
+         "                                        the audit log records it\n"
          "  fieldsync-server --help | --version\n\n"
          "With no options it keeps its data in ./fieldsync-data and listens on\n"
          "http://127.0.0.1:8443. Plain HTTP is served only on a loopback address unless\n"
@@ -118,8 +151,11 @@ void print_help(std::ostream& out) {
     left.resize(std::max<std::size_t>(left.size() + 1, 31), ' ');
     out << left << option.help << "\n";
   }
-  out << "\nSIGTERM or SIGINT stops the server after the requests in flight are answered.\n"
-         "Logs are JSON lines on standard error; they never contain case content.\n";
+  out << "\nSIGTERM or SIGINT stops the server after the requests in flight are answered, and saves\n"
+         "the metrics' counters; after a SIGKILL or a crash the counts since the last periodic save\n"
+         "(--metrics-save-s) are lost. Logs are JSON lines on standard error; they never contain\n"
+         "case content. Every admin action, enrolment, sync that moved data, directive and refused\n"
+         "authentication is written to a hash-chained audit log (GET /admin/api/audit).\n";
 }
 
 const Option& find_option(const std::string& name) {
@@ -202,6 +238,7 @@ int create_admin_token(const std::vector<std::string>& args) {
   std::string data_dir = "fieldsync-data";
   std::string name;
   std::string roles_text = "monitor,manage,enrol";
+  std::string node = server::host_node_name();
   std::int64_t days = 0;
   for (std::size_t i = 3; i < args.size(); ++i) {
     auto value = [&]() -> const std::string& {
@@ -212,6 +249,7 @@ int create_admin_token(const std::vector<std::string>& args) {
     else if (args[i] == "--name") name = value();
     else if (args[i] == "--roles") roles_text = value();
     else if (args[i] == "--expires-in-days") days = parse_number("expires-in-days", value(), 1, 3650);
+    else if (args[i] == "--node-name") node = checked_node_name(value());
     else throw Error(ErrorCode::kInvalidArgument, "unknown option " + args[i] + " for admin create-token");
   }
   if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "admin create-token needs --name NAME (who the token is for)");
@@ -221,12 +259,24 @@ int create_admin_token(const std::vector<std::string>& args) {
     if (!role.empty()) roles.push_back(role);
   }
   auto storage = server::open_sqlite_storage(data_dir);
-  server::Credentials credentials(fieldsync::SystemClockSource::instance(), {});
+  auto& clock = fieldsync::SystemClockSource::instance();
+  server::Credentials credentials(clock, {});
+  const server::AuditTrail audit(clock, node);
   auto tx = storage->begin();
   const std::string token = credentials.issue_admin_token(*tx, name, roles, days * 24 * 3600 * 1000);
+  const auto stored = tx->admin_token(token.substr(0, token.find('.')));
+  audit.admin_token_created(*tx, stored->id, stored->name, stored->roles, stored->expires_at_ms);
   tx->commit();
   std::cout << token << "\n";
   return 0;
+}
+
+// The audit chain's head, for the log (kept elsewhere than the store): a rewrite of the chain's
+// end shows against the last head logged.
+void log_audit_head(server::ServerApp& app, http::ServerLog& log) {
+  auto tx = app.storage().begin();
+  const server::AuditHead head = tx->audit_head();
+  log.info("audit_head", {{"seq", head.seq}, {"hash", fieldsync::crypto::to_hex(head.hash)}});
 }
 
 int serve(Settings settings) {
@@ -248,14 +298,16 @@ int serve(Settings settings) {
 
   server::ServerApp app(settings.app, log);
   http::HttpServer http_server(settings.http, [&app](const http::Request& request) {
-    return app.router().dispatch(request);
+    return app.handle(request);
   });
+  http_server.run_periodically(settings.metrics_save_interval, [&app] { app.save_metrics(); });
   http_server.start();
   if (!settings.port_file.empty()) {
     const std::string temporary = settings.port_file + ".tmp";
     std::ofstream(temporary) << http_server.port() << "\n";
     std::rename(temporary.c_str(), settings.port_file.c_str());
   }
+  log_audit_head(app, *log);
   log->info("server_started", {{"address", settings.http.bind_address},
                                {"port", http_server.port()},
                                {"tls", settings.http.tls.has_value()},
@@ -264,6 +316,8 @@ int serve(Settings settings) {
   sigwait(&stop_signals, &signal_number);
   log->info("server_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   http_server.stop();
+  app.save_metrics();
+  log_audit_head(app, *log);
   log->info("server_stopped");
   return 0;
 }

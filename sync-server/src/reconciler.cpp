@@ -114,6 +114,7 @@ class Reconciler::Session {
   void carry_out_acknowledgements(const std::vector<std::uint64_t>& ids) {
     if (ids.empty()) return;
     for (const Directive& done : tx_.acknowledge_directives(device_.id, ids, now_)) {
+      summary_.directives_acknowledged.push_back(done);
       switch (done.kind) {
         case DirectiveKind::kPurgeCase: tx_.remove_device_case(device_.id, done.case_id); break;
         case DirectiveKind::kWipe: device_.status = DeviceStatus::kWiped; break;
@@ -127,7 +128,12 @@ class Reconciler::Session {
     for (const Directive& open : tx_.open_directives(device_.id)) {
       if (open.kind == kind) return;
     }
-    tx_.add_directive(device_.id, kind, CaseId{}, detail, now_);
+    issue_directive(kind, CaseId{}, detail);
+  }
+
+  void issue_directive(DirectiveKind kind, const CaseId& case_id, const std::string& detail) {
+    const std::uint64_t id = tx_.add_directive(device_.id, kind, case_id, detail, now_);
+    summary_.directives_issued.push_back({id, kind, case_id, detail});
   }
 
   // --- Scope ---
@@ -159,8 +165,7 @@ class Reconciler::Session {
       if (state != DeviceCaseState::kPendingPurge && !in_scope.contains(case_id)) {
         state = DeviceCaseState::kPendingPurge;
         tx_.put_device_case(device_.id, {case_id, state});
-        tx_.add_directive(device_.id, DirectiveKind::kPurgeCase, case_id,
-                          "the case is no longer allocated to you", now_);
+        issue_directive(DirectiveKind::kPurgeCase, case_id, "the case is no longer allocated to you");
       }
       writable_.insert(case_id);
       if (state == DeviceCaseState::kActive) readable_.push_back(case_id);
@@ -192,18 +197,21 @@ class Reconciler::Session {
     if (auto prior = tx_.rejected_group(device_.id, group.id); prior && prior->content_hash == hash) {
       response_.rejections.push_back(prior->rejection);  // a resend of a rejected group
       send_open_conflicts_of(group);
-      ++summary_.groups_rejected;
+      count_rejection(group, prior->rejection.code);
       return;
     }
     if (auto reason = check_clock(group)) return reject(group, hash, *reason);
     std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(group));
     if (auto reason = check_scope(group, homes)) return reject(group, hash, *reason);
     if (auto reason = owner_.validate(tx_, group, homes)) return reject(group, hash, *reason);
-    owner_.accept(tx_, group, homes, user_.id, now_);
+    const ConflictTally tally = owner_.accept(tx_, group, homes, user_.id, now_);
     tx_.put_receipt(device_.id, {group.id, first, last, hash});
     acknowledge(group.id);
     ++summary_.groups_accepted;
     summary_.changes_accepted += group.changes.size();
+    summary_.conflicts_detected += tally.opened;
+    summary_.conflicts_resolved += tally.closed;
+    for (const Change& change : group.changes) summary_.cases_pushed.insert(change.case_id);
   }
 
   void acknowledge(const WriteGroupId& group) {
@@ -293,7 +301,13 @@ class Reconciler::Session {
     tx_.put_rejected_group({device_.id, rejection, hash, now_});
     response_.rejections.push_back(std::move(rejection));
     send_open_conflicts_of(group);
+    count_rejection(group, reason.code);
+  }
+
+  void count_rejection(const WriteGroup& group, RejectionCode code) {
     ++summary_.groups_rejected;
+    ++summary_.rejections[code];
+    for (const Change& change : group.changes) summary_.cases_refused.insert(change.case_id);
   }
 
   // A rejected group may have been a resolution, which its device took off its conflict queue
@@ -371,11 +385,14 @@ class Reconciler::Session {
   }
 
   void send(Change change) {
+    summary_.cases_pulled.insert(change.case_id);
     response_.changes.push_back(std::move(change));
     ++summary_.changes_sent;
   }
 
   void send_conflict(const ConflictEntry& entry) {
+    summary_.cases_pulled.insert(entry.case_id);
+    ++summary_.conflicts_sent;
     if (entry.resolved_by) {
       response_.resolutions.push_back({entry.record_id, entry.field, entry.lost, *entry.resolved_by});
       return;
@@ -444,9 +461,10 @@ std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, 
   return std::nullopt;
 }
 
-void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
-                        const std::map<RecordId, RecordHome>& homes, const std::string& author,
-                        std::int64_t now) {
+Reconciler::ConflictTally Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
+                                             const std::map<RecordId, RecordHome>& homes,
+                                             const std::string& author, std::int64_t now) {
+  ConflictTally tally;
   std::vector<Change> changes = group.changes;
   for (Change& change : changes) {
     change.author = author;
@@ -472,16 +490,17 @@ void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
     if (!homes.contains(change.record_id)) {
       new_homes.emplace(change.record_id, RecordHome{change.collection, change.case_id});
     }
-    merge_field(tx, stored, winners);
+    merge_field(tx, stored, winners, tally);
   }
   tx.put_current(winners);
   tx.put_record_homes(new_homes);
+  return tally;
 }
 
 // The general path: the field's whole history decides its winner and its conflict-log entries,
 // with the shared merge rule, so the log never depends on the order changes arrived in.
 void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived,
-                             std::vector<StoredChange>& winners) {
+                             std::vector<StoredChange>& winners, ConflictTally& tally) {
   const FieldKey key{arrived.change.record_id, arrived.change.field};
   const std::vector<StoredChange> stored_history = tx.field_history(key);
   std::vector<Change> history;
@@ -502,6 +521,7 @@ void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived
       entry.resolved_by = resolver_of(history, entry.lost);
       entry.seq = arrived.seq;
       updates.push_back(entry);
+      ++tally.closed;
     } else if (became_winner) {
       entry.seq = arrived.seq;  // the winning side changed: devices get the entry again
       updates.push_back(entry);
@@ -510,6 +530,7 @@ void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived
   for (const Version& version : lost_now) {
     if (!logged.contains(version)) {
       updates.push_back({key.record_id, key.field, arrived.change.case_id, version, std::nullopt, arrived.seq});
+      ++tally.opened;
     }
   }
   tx.put_conflicts(updates);

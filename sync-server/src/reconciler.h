@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,28 @@ struct ReconcilerOptions {
   std::string min_core_version;                      // empty: no minimum
 };
 
-// What one sync did, for the log (never content).
+// What one sync did, for the log, the audit log and the metrics (never content).
 struct SyncSummary {
   std::size_t groups_accepted = 0;
   std::size_t groups_rejected = 0;
   std::size_t changes_accepted = 0;
   std::size_t changes_sent = 0;
+
+  // For the audit log and the metrics.
+  std::size_t conflicts_detected = 0;  // conflict-log entries this sync's pushes opened
+  std::size_t conflicts_resolved = 0;  // and closed
+  std::size_t conflicts_sent = 0;      // conflicts and resolutions in the response
+  std::map<RejectionCode, std::size_t> rejections;  // rejected groups by code
+  std::set<CaseId> cases_pushed;                    // cases of accepted groups
+  std::set<CaseId> cases_refused;                   // cases named by rejected groups
+  std::set<CaseId> cases_pulled;                    // cases whose changes or conflicts were sent
+  std::vector<Directive> directives_issued;
+  std::vector<Directive> directives_acknowledged;
+
+  // Whether changes or conflicts went either way (directives are counted apart).
+  bool exchanged_data() const {
+    return groups_accepted + groups_rejected + changes_sent + conflicts_sent > 0;
+  }
 };
 
 class Reconciler {
@@ -75,12 +92,17 @@ class Reconciler {
   // Validates every record the group touches as merged with the current state.
   std::optional<Refusal> validate(StorageTransaction& tx, const WriteGroup& group,
                                   const std::map<RecordId, RecordHome>& homes);
+  // Conflict-log entries opened and closed by accepted changes.
+  struct ConflictTally {
+    std::size_t opened = 0;
+    std::size_t closed = 0;
+  };
   // Appends the group to history and updates current winners and the conflict log.
-  void accept(StorageTransaction& tx, const WriteGroup& group,
-              const std::map<RecordId, RecordHome>& homes, const std::string& author,
-              std::int64_t now);
+  ConflictTally accept(StorageTransaction& tx, const WriteGroup& group,
+                       const std::map<RecordId, RecordHome>& homes, const std::string& author,
+                       std::int64_t now);
   void merge_field(StorageTransaction& tx, const StoredChange& arrived,
-                   std::vector<StoredChange>& winners);
+                   std::vector<StoredChange>& winners, ConflictTally& tally);
   static Version resolver_of(const std::vector<Change>& history, const Version& lost);
   void persist_clock(StorageTransaction& tx);
 

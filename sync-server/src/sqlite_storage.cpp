@@ -5,6 +5,7 @@
 // Threading: SQLite has one writer at a time, and nearly every request writes (a sync records the
 // device's visit), so the backend keeps one connection and hands it to one transaction at a time
 // under a mutex; other requests wait for it (never fail for it).
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
@@ -14,6 +15,7 @@
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/sqlite_db.h"
 #include "fieldsync/wire_codec.h"
+#include "audit_chain.h"
 #include "sqlite_storage_schema.h"
 #include "stored_value_codec.h"
 
@@ -587,7 +589,141 @@ class SqliteTransaction final : public StorageTransaction {
     return acknowledged;
   }
 
+  // --- The audit log ---
+  // The connection is this transaction's alone (BEGIN IMMEDIATE under the backend's mutex), so
+  // the head read here is still the head when the row and the new head are written.
+  AuditRecord append_audit(const AuditEntry& entry) override {
+    AuditHead head = audit_head();
+    AuditRecord record{head.seq + 1, entry, std::move(head.hash), {}};
+    std::sort(record.entry.case_ids.begin(), record.entry.case_ids.end());
+    record.entry.case_ids.erase(
+        std::unique(record.entry.case_ids.begin(), record.entry.case_ids.end()),
+        record.entry.case_ids.end());
+    record.hash = audit_row_hash(record.previous_hash, record.seq, record.entry);
+    auto insert = db_.prepare("INSERT INTO audit_log(" + std::string(kAuditColumns) +
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    const AuditEntry& row = record.entry;
+    insert.bind(1, as_int(record.seq))
+        .bind(2, row.at_ms)
+        .bind(3, row.node)
+        .bind(4, row.actor)
+        .bind(5, row.actor_name)
+        .bind(6, row.action)
+        .bind(7, row.address)
+        .bind(9, row.user_id)
+        .bind(10, row.detail)
+        .bind_blob(11, record.previous_hash)
+        .bind_blob(12, record.hash);
+    if (row.device) {
+      insert.bind(8, *row.device);
+    } else {
+      insert.bind_null(8);
+    }
+    insert.run();
+    auto insert_case = db_.prepare("INSERT INTO audit_cases(seq, case_id) VALUES (?, ?)");
+    for (const CaseId& case_id : row.case_ids) {
+      insert_case.reset();
+      insert_case.bind(1, as_int(record.seq)).bind(2, case_id).run();
+    }
+    db_.prepare("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
+        .bind(1, as_int(record.seq))
+        .bind_blob(2, record.hash)
+        .run();
+    return record;
+  }
+  std::vector<AuditRecord> audit_entries(const AuditQuery& query) override {
+    std::string sql = "SELECT " + std::string(kAuditColumns) + " FROM audit_log WHERE 1 = 1";
+    if (!query.actor.empty()) sql += " AND actor = ?";
+    if (!query.action.empty()) sql += " AND action = ?";
+    if (query.device) sql += " AND device_id = ?";
+    if (query.case_id) sql += " AND seq IN (SELECT seq FROM audit_cases WHERE case_id = ?)";
+    if (query.from_ms) sql += " AND at >= ?";
+    if (query.to_ms) sql += " AND at < ?";
+    if (query.before_seq > 0) sql += " AND seq < ?";
+    sql += " ORDER BY seq DESC LIMIT ?";
+    auto select = db_.prepare(sql);
+    int index = 0;
+    if (!query.actor.empty()) select.bind(++index, query.actor);
+    if (!query.action.empty()) select.bind(++index, query.action);
+    if (query.device) select.bind(++index, *query.device);
+    if (query.case_id) select.bind(++index, *query.case_id);
+    if (query.from_ms) select.bind(++index, *query.from_ms);
+    if (query.to_ms) select.bind(++index, *query.to_ms);
+    if (query.before_seq > 0) select.bind(++index, as_int(query.before_seq));
+    select.bind(++index, static_cast<std::int64_t>(query.limit));
+    return read_audit_records(select);
+  }
+  std::vector<AuditRecord> audit_range(std::uint64_t after, std::size_t limit) override {
+    auto select = db_.prepare("SELECT " + std::string(kAuditColumns) +
+                              " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?");
+    select.bind(1, as_int(after)).bind(2, static_cast<std::int64_t>(limit));
+    return read_audit_records(select);
+  }
+  AuditHead audit_head() override {
+    auto select = db_.prepare("SELECT seq, hash FROM audit_head WHERE id = 1");
+    if (!select.step()) throw Error(ErrorCode::kIntegrity, "the audit log has no head");
+    return AuditHead{as_uint(select.column_int(0)), select.column_bytes(1)};
+  }
+
+  // --- Metrics ---
+  std::map<DeviceStatus, std::uint64_t> device_status_counts() override {
+    std::map<DeviceStatus, std::uint64_t> counts;
+    auto select = db_.prepare("SELECT status, COUNT(*) FROM devices GROUP BY status");
+    while (select.step()) {
+      counts[static_cast<DeviceStatus>(select.column_int(0))] = as_uint(select.column_int(1));
+    }
+    return counts;
+  }
+  std::map<std::string, std::uint64_t> node_counters(const std::string& node) override {
+    std::map<std::string, std::uint64_t> counters;
+    auto select = db_.prepare("SELECT name, value FROM node_counters WHERE node = ?");
+    select.bind(1, node);
+    while (select.step()) counters[select.column_text(0)] = as_uint(select.column_int(1));
+    return counters;
+  }
+  void put_node_counters(const std::string& node,
+                         const std::map<std::string, std::uint64_t>& counters) override {
+    db_.prepare("DELETE FROM node_counters WHERE node = ?").bind(1, node).run();
+    auto insert = db_.prepare("INSERT INTO node_counters(node, name, value) VALUES (?, ?, ?)");
+    for (const auto& [name, value] : counters) {
+      insert.reset();
+      insert.bind(1, node).bind(2, name).bind(3, as_int(value)).run();
+    }
+  }
+
  private:
+  static constexpr std::string_view kAuditColumns =
+      "seq, at, node, actor, actor_name, action, address, device_id, user_id, detail, "
+      "previous_hash, hash";
+
+  std::vector<AuditRecord> read_audit_records(Statement& select) {
+    std::vector<AuditRecord> records;
+    while (select.step()) {
+      AuditRecord record;
+      record.seq = as_uint(select.column_int(0));
+      AuditEntry& entry = record.entry;
+      entry.at_ms = select.column_int(1);
+      entry.node = select.column_text(2);
+      entry.actor = select.column_text(3);
+      entry.actor_name = select.column_text(4);
+      entry.action = select.column_text(5);
+      entry.address = select.column_text(6);
+      if (!select.is_null(7)) entry.device = select.column_uuid(7);
+      entry.user_id = select.column_text(8);
+      entry.detail = select.column_text(9);
+      record.previous_hash = select.column_bytes(10);
+      record.hash = select.column_bytes(11);
+      records.push_back(std::move(record));
+    }
+    auto cases = db_.prepare("SELECT case_id FROM audit_cases WHERE seq = ? ORDER BY case_id");
+    for (AuditRecord& record : records) {
+      cases.reset();
+      cases.bind(1, as_int(record.seq));
+      while (cases.step()) record.entry.case_ids.push_back(cases.column_uuid(0));
+    }
+    return records;
+  }
+
   static constexpr std::string_view kDeviceSelect =
       "SELECT id, user_id, status, token_hash, enrolled_at, last_seen, last_sync, status_reason, "
       "telemetry FROM devices";

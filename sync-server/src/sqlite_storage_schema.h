@@ -11,7 +11,7 @@
 
 namespace fieldsync::server::sqlite_schema {
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -69,6 +69,35 @@ CREATE INDEX directives_by_device ON directives(device_id, acked_at);
     // 2: which answer carried a backfilled case, so that a lost answer is sent again.
     R"sql(
 ALTER TABLE device_cases ADD COLUMN delivered_in INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 3: the hash-chained audit log (audit_chain.h) and each node's saved metric counters. The log's
+    // rows refuse UPDATE and DELETE; audit_head is the chain's last row (seq 0 and a zero hash
+    // while it is empty), read and rewritten by each append inside the writing transaction.
+    R"sql(
+CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, node TEXT NOT NULL,
+                       actor TEXT NOT NULL, actor_name TEXT NOT NULL, action TEXT NOT NULL,
+                       address TEXT NOT NULL, device_id BLOB, user_id TEXT NOT NULL,
+                       detail TEXT NOT NULL, previous_hash BLOB NOT NULL, hash BLOB NOT NULL);
+CREATE INDEX audit_by_actor ON audit_log(actor, seq);
+CREATE INDEX audit_by_action ON audit_log(action, seq);
+CREATE INDEX audit_by_device ON audit_log(device_id, seq);
+CREATE INDEX audit_by_time ON audit_log(at);
+CREATE TABLE audit_cases(seq INTEGER NOT NULL, case_id BLOB NOT NULL,
+                         PRIMARY KEY(seq, case_id)) WITHOUT ROWID;
+CREATE INDEX audit_cases_by_case ON audit_cases(case_id, seq);
+CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,
+                        hash BLOB NOT NULL);
+INSERT INTO audit_head(id, seq, hash) VALUES (1, 0, zeroblob(32));
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_cases_no_update BEFORE UPDATE ON audit_cases
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_cases_no_delete BEFORE DELETE ON audit_cases
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE node_counters(node TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
+                           PRIMARY KEY(node, name)) WITHOUT ROWID;
 )sql",
 };
 

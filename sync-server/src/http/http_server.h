@@ -64,6 +64,10 @@ class HttpServer {
   // Throws Error(kIo) when the address cannot be bound, Error(kInvalidArgument) when called twice.
   void start();
 
+  // Runs `task` on a worker thread every `interval`, from start() until stop() (which lets a run in
+  // progress finish). Call before start(). A task that throws is logged and runs again next time.
+  void run_periodically(std::chrono::milliseconds interval, std::function<void()> task);
+
   // The bound port once start() has returned (the chosen one when options.port was 0), else 0.
   std::uint16_t port() const;
 

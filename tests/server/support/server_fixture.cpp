@@ -57,7 +57,7 @@ ServerFixture::ServerFixture(ServerOptions options)
 ServerFixture::~ServerFixture() = default;
 
 http::Response ServerFixture::dispatch(http::Request request) {
-  return app->router().dispatch(request);
+  return app->handle(request);
 }
 
 http::Response ServerFixture::call(const std::string& method, const std::string& path,

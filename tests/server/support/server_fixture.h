@@ -64,7 +64,7 @@ class ServerFixture {
   ServerFixture(const ServerFixture&) = delete;
   ServerFixture& operator=(const ServerFixture&) = delete;
 
-  // --- HTTP, in-process ---
+  // --- HTTP, in-process (counted in the metrics, as the HTTP server does) ---
   http::Response dispatch(http::Request request);
   http::Response call(const std::string& method, const std::string& path, std::string body = {},
                       const std::string& content_type = {}, const std::string& bearer = {},

@@ -154,6 +154,49 @@ struct FieldKey {
   friend auto operator<=>(const FieldKey&, const FieldKey&) = default;
 };
 
+// --- The audit log ---
+// One row of the append-only audit log: who did what, to which device, user and cases, from
+// where. Metadata only: ids, counts, reasons an admin typed; never a field value.
+struct AuditEntry {
+  std::int64_t at_ms = 0;
+  std::string node;         // the server node that wrote it
+  std::string actor;        // "admin:<token id>", "device:<device id>", "console", "anonymous"
+  std::string actor_name;   // the same for a person: the admin token's name, the device's user
+  std::string action;       // "team.created", "sync", "auth.failed", ... (docs/http-api.md)
+  std::string address;      // the caller's IP address; empty for the console
+  std::optional<OriginId> device;
+  std::string user_id;
+  std::vector<CaseId> case_ids;  // stored sorted, without repeats
+  std::string detail;            // a JSON object: counts, ids, reasons
+};
+
+// A row as stored: its place in the chain, the hash it chained from and its own hash
+// (audit_chain.h says how the hash is made).
+struct AuditRecord {
+  std::uint64_t seq = 0;  // 1, 2, 3, ... with no gaps
+  AuditEntry entry;
+  Bytes previous_hash;
+  Bytes hash;
+};
+
+// Which rows to list: every member set narrows; newest first, paged by seq.
+struct AuditQuery {
+  std::string actor;
+  std::string action;
+  std::optional<OriginId> device;
+  std::optional<CaseId> case_id;
+  std::optional<std::int64_t> from_ms;  // at_ms >= from_ms
+  std::optional<std::int64_t> to_ms;    // at_ms < to_ms
+  std::uint64_t before_seq = 0;         // 0: from the newest; else only seq < before_seq
+  std::size_t limit = 100;
+};
+
+// The chain's last row as recorded when it was written (seq 0: the log is empty).
+struct AuditHead {
+  std::uint64_t seq = 0;
+  Bytes hash;
+};
+
 class StorageTransaction {
  public:
   virtual ~StorageTransaction() = default;
@@ -254,6 +297,27 @@ class StorageTransaction {
   // Marks the device's directives among `ids` acknowledged; returns those that were open.
   virtual std::vector<fieldsync::Directive> acknowledge_directives(
       const OriginId& device, std::span<const std::uint64_t> ids, std::int64_t now_ms) = 0;
+
+  // --- The audit log (append-only, hash-chained) ---
+  // Appends `entry` as the chain's next row, hashed from the previous row's hash (audit_chain.h),
+  // and records the new head. The previous row is read inside this transaction under a lock that
+  // every writer of the chain holds until it commits (SQLite: the one writer; PostgreSQL: SELECT
+  // ... FOR UPDATE on the head row), so the chain stays linear with many writers and nodes.
+  virtual AuditRecord append_audit(const AuditEntry& entry) = 0;
+  // Rows matching `query`, newest first, at most query.limit.
+  virtual std::vector<AuditRecord> audit_entries(const AuditQuery& query) = 0;
+  // Rows with after < seq in chain order, at most `limit` (to verify the chain in batches).
+  virtual std::vector<AuditRecord> audit_range(std::uint64_t after, std::size_t limit) = 0;
+  virtual AuditHead audit_head() = 0;
+
+  // --- Metrics ---
+  // How many devices have each status (statuses without devices are left out).
+  virtual std::map<DeviceStatus, std::uint64_t> device_status_counts() = 0;
+  // A server node's saved counters by name, so that they survive its restart.
+  virtual std::map<std::string, std::uint64_t> node_counters(const std::string& node) = 0;
+  // Replaces the node's saved counters.
+  virtual void put_node_counters(const std::string& node,
+                                 const std::map<std::string, std::uint64_t>& counters) = 0;
 };
 
 class ServerStorage {

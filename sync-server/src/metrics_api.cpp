@@ -1,0 +1,50 @@
+// GET /metrics: the server's metrics in the Prometheus text format (server_metrics.h), for a
+// caller at an allowed address (--metrics-allow) or an admin token holding the monitor role.
+// Devices per state and the storage size are read at each scrape. See docs/http-api.md.
+#include "route_access.h"
+#include "server_app.h"
+
+namespace fieldsync::server {
+namespace {
+
+using http::Request;
+using http::Response;
+
+// The devices' states as the metrics show them. Every state is listed, with 0 when no device is
+// in it, so that its series exists from the first scrape.
+std::vector<std::pair<std::string, std::uint64_t>> devices_per_state(StorageTransaction& tx) {
+  std::vector<std::pair<std::string, std::uint64_t>> states = {
+      {"active", 0}, {"revoked", 0}, {"retired", 0}};
+  for (const auto& [status, count] : tx.device_status_counts()) {
+    const bool revoked = status == DeviceStatus::kRevoked || status == DeviceStatus::kWiped;
+    const bool retired = status == DeviceStatus::kRetiring || status == DeviceStatus::kRetired;
+    states[revoked ? 1 : retired ? 2 : 0].second += count;
+  }
+  return states;
+}
+
+Response metrics(ServerContext& context, const Request& request) {
+  auto tx = context.storage.begin();
+  if (!context.options.metrics_allow.allows(request.remote_address)) {
+    authorize_admin(context, tx, request, "monitor", "metrics");
+  }
+  MetricsGauges gauges;
+  gauges.devices_per_state = devices_per_state(*tx);
+  tx.reset();
+  gauges.storage_bytes = context.storage.size_bytes();
+  Response response;
+  response.content_type = ServerMetrics::kContentType;
+  response.body = context.metrics.render(gauges);
+  return response;
+}
+
+}  // namespace
+
+void add_metrics_routes(http::Router& router, ServerContext& context) {
+  router.add(
+      {"GET", "/metrics", "metrics", [&context](const Request& request, const http::PathParams&) {
+         return metrics(context, request);
+       }});
+}
+
+}  // namespace fieldsync::server

@@ -1,0 +1,55 @@
+// Route access: credentials, roles and the record of refusals. See route_access.h.
+#include "route_access.h"
+
+#include "credentials.h"
+#include "http/error_mapping.h"
+
+namespace fieldsync::server {
+namespace {
+
+std::string authorization_of(const http::Request& request) {
+  return std::string(request.header("Authorization").value_or(""));
+}
+
+// Writes one entry in a transaction of its own. Failing to write it must not hide the refusal
+// the caller is about to answer with, so a failure is logged instead.
+template <class Write>
+void append_alone(ServerContext& context, Write write) {
+  try {
+    auto tx = context.storage.begin();
+    write(*tx);
+    tx->commit();
+  } catch (const std::exception& error) {
+    context.log.error("audit_write_failed", {{"cause", http::describe_for_log(error)}});
+  }
+}
+
+}  // namespace
+
+void record_refusal(ServerContext& context, const http::Request& request, std::string_view kind,
+                    const Error& refusal) {
+  context.metrics.count_refused_authentication(kind);
+  if (refusal.is(ErrorCode::kRateLimited)) return;
+  append_alone(context, [&](StorageTransaction& tx) {
+    context.audit.authentication_failed(tx, kind,
+                                        Credentials::claimed_account(authorization_of(request)),
+                                        request.remote_address, refusal.what());
+  });
+}
+
+AdminIdentity authorize_admin(ServerContext& context, std::unique_ptr<StorageTransaction>& tx,
+                              const http::Request& request, std::string_view role,
+                              std::string_view route_name) {
+  AdminIdentity admin = authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
+    return context.credentials.authenticate_admin(open, authorization_of(request),
+                                                  request.remote_address);
+  });
+  if (admin.has_role(role)) return admin;
+  tx.reset();
+  append_alone(context, [&](StorageTransaction& denied) {
+    context.audit.access_denied(denied, admin, request.remote_address, role, route_name);
+  });
+  throw Error(ErrorCode::kForbidden, "this admin token lacks the '" + std::string(role) + "' role");
+}
+
+}  // namespace fieldsync::server
