@@ -76,17 +76,27 @@ class Reconciler::Session {
     device_.last_seen_ms = now_;
     if (device_.status == DeviceStatus::kRevoked) {
       ensure_directive(DirectiveKind::kWipe, "this device was revoked: " + device_.status_reason);
+      summary_.outcome = SyncOutcome::kRevoked;
     } else if (device_.status == DeviceStatus::kActive || device_.status == DeviceStatus::kRetiring) {
       if (!owner_.options_.min_core_version.empty() &&
           version_less(request.telemetry.core_version, owner_.options_.min_core_version)) {
         ensure_directive(DirectiveKind::kUpgradeRequired, owner_.options_.min_core_version);
+        summary_.outcome = SyncOutcome::kUpgradeRequired;
+        summary_.error_code = "upgrade_required";
+        summary_.error_message = "the device's core is older than the server's minimum " +
+                                 owner_.options_.min_core_version;
       } else {
         exchange(request);
       }
     }
     response_.directives = tx_.open_directives(device_.id);
-    tx_.put_device(device_);
     owner_.persist_clock(tx_);
+    if (summary_.outcome == SyncOutcome::kOk && !response_.rejections.empty()) {
+      const Rejection& first = response_.rejections.front();
+      summary_.outcome = SyncOutcome::kRejected;
+      summary_.error_code = to_string(first.code);
+      summary_.error_message = first.message;
+    }
     return std::move(response_);
   }
 
@@ -99,7 +109,10 @@ class Reconciler::Session {
     // A cursor from another epoch (a restored server) or none at all: start from scratch.
     if (!same_epoch) tx_.remove_device_cases(device_.id);
     reconcile_scope();
-    for (const WriteGroup& group : request.write_groups) push(group);
+    for (const WriteGroup& group : request.write_groups) {
+      summary_.changes_received += group.changes.size();
+      push(group);
+    }
     device_.last_sync_ms = now_;
     if (device_.status == DeviceStatus::kRetiring) {
       ensure_directive(DirectiveKind::kRetire, "this device was retired: " + device_.status_reason);
@@ -190,7 +203,7 @@ class Reconciler::Session {
     std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(group));
     if (auto reason = check_scope(group, homes)) return reject(group, hash, *reason);
     if (auto reason = owner_.validate(tx_, group, homes)) return reject(group, hash, *reason);
-    owner_.accept(tx_, group, homes, user_.id, now_);
+    summary_.conflicts_created += owner_.accept(tx_, group, homes, user_.id, now_);
     tx_.put_receipt(device_.id, {group.id, first, last, hash});
     acknowledge(group.id);
     ++summary_.groups_accepted;
@@ -206,17 +219,20 @@ class Reconciler::Session {
     if (group.changes.empty()) return Refusal{RejectionCode::kMalformed, "the write group is empty"};
     for (const Change& change : group.changes) {
       if (change.write_group != group.id) {
-        return Refusal{RejectionCode::kMalformed, "a change names another write group"};
+        return Refusal{RejectionCode::kMalformed, "a change names another write group",
+                       change.record_id, change.field};
       }
       if (change.version.origin != device_.id) {
-        return Refusal{RejectionCode::kScope,
-                               "a change is stamped by another device than the token's"};
+        return Refusal{RejectionCode::kScope, "a change is stamped by another device than the token's",
+                       change.record_id, change.field};
       }
       if (change.device_seq == 0) {
-        return Refusal{RejectionCode::kMalformed, "a change has no sequence number"};
+        return Refusal{RejectionCode::kMalformed, "a change has no sequence number",
+                       change.record_id, change.field};
       }
       if (change.collection == "case" && change.record_id != change.case_id) {
-        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id"};
+        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -234,9 +250,10 @@ class Reconciler::Session {
     for (const Change& change : group.changes) {
       if (static_cast<std::int64_t>(change.version.hlc.ms()) > limit) {
         return Refusal{RejectionCode::kClockSkew,
-                               "stamped " +
-                                   std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
-                                   " s ahead of the server's time: re-stamp and resend"};
+                       "stamped " +
+                           std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
+                           " s ahead of the server's time: re-stamp and resend",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -256,23 +273,24 @@ class Reconciler::Session {
                  : stored->second;
       if (home.collection != change.collection || home.case_id != change.case_id) {
         return Refusal{RejectionCode::kScope,
-                               "record " + change.record_id.to_string() +
-                                   " belongs to another collection or case than the change claims"};
+                       "record " + change.record_id.to_string() +
+                           " belongs to another collection or case than the change claims",
+                       change.record_id, change.field};
       }
       if (is_new && change.collection == "case") {
-        return Refusal{RejectionCode::kScope,
-                               "cases are created by the council's system, not by devices"};
+        return Refusal{RejectionCode::kScope, "cases are created by the council's system, not by devices",
+                       change.record_id, change.field};
       }
       if (!writable_.contains(change.case_id)) {
-        return Refusal{RejectionCode::kScope,
-                               "case " + change.case_id.to_string() + " is not allocated to you"};
+        return Refusal{RejectionCode::kScope, "case " + change.case_id.to_string() + " is not allocated to you",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
   }
 
   void reject(const WriteGroup& group, const Bytes& hash, Refusal reason) {
-    Rejection rejection{group.id, reason.code, std::move(reason.message), {}};
+    Rejection rejection{group.id, reason.code, reason.message, {}};
     for (const FieldKey& field : touched_fields(group)) {
       // Only values of cases the device may hold: a group naming another case's record id must
       // not learn that record's content from its rejection.
@@ -281,7 +299,8 @@ class Reconciler::Session {
         rejection.server_values.push_back(current->change);
       }
     }
-    tx_.put_rejected_group({device_.id, rejection, hash, now_});
+    tx_.put_rejected_group({device_.id, rejection, hash, now_, user_.id, group.changes.size(),
+                            reason.record_id, reason.field});
     response_.rejections.push_back(std::move(rejection));
     send_open_conflicts_of(group);
     ++summary_.groups_rejected;
@@ -386,7 +405,7 @@ Reconciler::Reconciler(ServerStorage& storage, ClockSource& clock, const Schema&
     : clock_(clock), schema_(schema), options_(std::move(options)),
       hlc_(clock, initial_floor(storage)), group_ids_(clock) {}
 
-SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity identity,
+SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity& identity,
                               const SyncRequest& request, SyncSummary& summary) {
   Session session(*this, tx, identity, summary);
   return session.run(request);
@@ -416,15 +435,15 @@ std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, 
       const ValidationProblem& problem = problems.front();
       return Refusal{
           problem.code == ErrorCode::kFrozen ? RejectionCode::kFrozen : RejectionCode::kValidation,
-          problem.message};
+          problem.message, record_id, problem.field};
     }
   }
   return std::nullopt;
 }
 
-void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
-                        const std::map<RecordId, RecordHome>& homes, const std::string& author,
-                        std::int64_t now) {
+std::size_t Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
+                               const std::map<RecordId, RecordHome>& homes, const std::string& author,
+                               std::int64_t now) {
   std::vector<Change> changes = group.changes;
   for (Change& change : changes) {
     change.author = author;
@@ -438,6 +457,7 @@ void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
     repeats_a_field |= !fields_in_group.insert({change.record_id, change.field}).second;
   }
   std::vector<StoredChange> winners;
+  std::size_t conflicts_made = 0;
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const Change& change = changes[i];
     StoredChange stored{change, seqs[i], now};
@@ -450,16 +470,17 @@ void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
     if (!homes.contains(change.record_id)) {
       new_homes.emplace(change.record_id, RecordHome{change.collection, change.case_id});
     }
-    merge_field(tx, stored, winners);
+    conflicts_made += merge_field(tx, stored, winners);
   }
   tx.put_current(winners);
   tx.put_record_homes(new_homes);
+  return conflicts_made;
 }
 
 // The general path: the field's whole history decides its winner and its conflict-log entries,
 // with the shared merge rule, so the log never depends on the order changes arrived in.
-void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived,
-                             std::vector<StoredChange>& winners) {
+std::size_t Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived,
+                                    std::vector<StoredChange>& winners) {
   const FieldKey key{arrived.change.record_id, arrived.change.field};
   const std::vector<StoredChange> stored_history = tx.field_history(key);
   std::vector<Change> history;
@@ -485,12 +506,15 @@ void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived
       updates.push_back(entry);
     }
   }
+  std::size_t made = 0;
   for (const Version& version : lost_now) {
     if (!logged.contains(version)) {
       updates.push_back({key.record_id, key.field, arrived.change.case_id, version, std::nullopt, arrived.seq});
+      ++made;
     }
   }
   tx.put_conflicts(updates);
+  return made;
 }
 
 Version Reconciler::resolver_of(const std::vector<Change>& history, const Version& lost) {

@@ -37,12 +37,17 @@ struct ReconcilerOptions {
   std::string min_core_version;                      // empty: no minimum
 };
 
-// What one sync did, for the log (never content).
+// What one sync did, for the log and the device registry (never content).
 struct SyncSummary {
+  SyncOutcome outcome = SyncOutcome::kOk;
   std::size_t groups_accepted = 0;
   std::size_t groups_rejected = 0;
+  std::size_t changes_received = 0;   // in the write groups the exchange answered
   std::size_t changes_accepted = 0;
   std::size_t changes_sent = 0;
+  std::size_t conflicts_created = 0;  // conflict-log entries the pushes made
+  std::string error_code;             // the first rejection's code, or upgrade_required
+  std::string error_message;          // never quotes data
 };
 
 class Reconciler {
@@ -50,9 +55,10 @@ class Reconciler {
   Reconciler(ServerStorage& storage, ClockSource& clock, const Schema& schema,
              ReconcilerOptions options);
 
-  // One sync round trip inside `tx` (not committed here). `identity.device` is updated and
-  // saved (telemetry, last seen, status after acknowledged directives).
-  SyncResponse sync(StorageTransaction& tx, SyncIdentity identity, const SyncRequest& request,
+  // One sync round trip inside `tx` (not committed here). `identity.device` is updated
+  // (telemetry, last seen, last sync, status after acknowledged directives) but not saved: the
+  // caller saves it in `tx`, with the sync's record (DeviceRegistry::record_sync).
+  SyncResponse sync(StorageTransaction& tx, SyncIdentity& identity, const SyncRequest& request,
                     SyncSummary& summary);
 
   // A record created or edited by the server itself (a case from the admin API): validated like
@@ -70,17 +76,21 @@ class Reconciler {
   struct Refusal {
     RejectionCode code;
     std::string message;
+    RecordId record_id = {};  // what the refusal is about; nil: the whole group
+    std::string field = {};
   };
 
   // Validates every record the group touches as merged with the current state.
   std::optional<Refusal> validate(StorageTransaction& tx, const WriteGroup& group,
                                   const std::map<RecordId, RecordHome>& homes);
-  // Appends the group to history and updates current winners and the conflict log.
-  void accept(StorageTransaction& tx, const WriteGroup& group,
-              const std::map<RecordId, RecordHome>& homes, const std::string& author,
-              std::int64_t now);
-  void merge_field(StorageTransaction& tx, const StoredChange& arrived,
-                   std::vector<StoredChange>& winners);
+  // Appends the group to history and updates current winners and the conflict log; returns how
+  // many conflict-log entries it made.
+  std::size_t accept(StorageTransaction& tx, const WriteGroup& group,
+                     const std::map<RecordId, RecordHome>& homes, const std::string& author,
+                     std::int64_t now);
+  // Returns how many conflict-log entries it made.
+  std::size_t merge_field(StorageTransaction& tx, const StoredChange& arrived,
+                          std::vector<StoredChange>& winners);
   static Version resolver_of(const std::vector<Change>& history, const Version& lost);
   void persist_clock(StorageTransaction& tx);
 

@@ -10,10 +10,14 @@ ServerApp::ServerApp(ServerOptions options, std::shared_ptr<http::ServerLog> log
       storage_(open_sqlite_storage(options.data_dir)),
       credentials_(clock, options.credentials),
       reconciler_(*storage_, clock, Schema::domain(), options.reconciler),
-      context_{std::move(options), clock, *storage_, credentials_, reconciler_, *log_},
+      registry_(options.device_health, options.sync_history),
+      context_{std::move(options), clock,      *storage_, credentials_,
+               reconciler_,        registry_, *log_,     clock.monotonic_ms()},
       router_(log_) {
   add_device_routes(router_, context_);
+  add_admin_session_routes(router_, context_);
   add_admin_routes(router_, context_);
+  add_monitor_routes(router_, context_);
 }
 
 }  // namespace fieldsync::server

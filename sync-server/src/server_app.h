@@ -9,6 +9,7 @@
 #include <string>
 
 #include "credentials.h"
+#include "device_registry.h"
 #include "fieldsync/clock_source.h"
 #include "fieldsync/server/server_storage.h"
 #include "http/router.h"
@@ -21,23 +22,32 @@ struct ServerOptions {
   std::string data_dir = "fieldsync-data";   // the SQLite store's directory
   ReconcilerOptions reconciler;
   CredentialOptions credentials;
+  DeviceHealthRules device_health;
+  SyncHistoryLimits sync_history;
+  // Session cookies get the Secure attribute: set when browsers reach the server over HTTPS (its
+  // own TLS, or a TLS proxy in front).
+  bool secure_cookies = false;
   std::size_t max_binary_body_bytes = 32u << 20;
   // JSON costs about 20 times its size in memory while decoded, so its cap is lower.
   std::size_t max_json_body_bytes = 4u << 20;
 };
 
-// Everything a route handler needs (the handlers live in device_api.cpp and admin_api.cpp).
+// Everything a route handler needs.
 struct ServerContext {
   ServerOptions options;
   ClockSource& clock;
   ServerStorage& storage;
   Credentials& credentials;
   Reconciler& reconciler;
+  DeviceRegistry& registry;
   http::ServerLog& log;
+  std::int64_t started_monotonic_ms;  // for the overview's uptime
 };
 
-void add_device_routes(http::Router& router, ServerContext& context);
-void add_admin_routes(http::Router& router, ServerContext& context);
+void add_device_routes(http::Router& router, ServerContext& context);         // device_api.cpp
+void add_admin_routes(http::Router& router, ServerContext& context);          // admin_api.cpp
+void add_monitor_routes(http::Router& router, ServerContext& context);        // monitor_api.cpp
+void add_admin_session_routes(http::Router& router, ServerContext& context);  // admin_session_api.cpp
 
 class ServerApp {
  public:
@@ -54,6 +64,7 @@ class ServerApp {
   std::unique_ptr<ServerStorage> storage_;
   Credentials credentials_;
   Reconciler reconciler_;
+  DeviceRegistry registry_;
   ServerContext context_;
   http::Router router_;
 };
