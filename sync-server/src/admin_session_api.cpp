@@ -39,7 +39,7 @@ Response log_in(ServerContext& context, const Request& request) {
   json answer = login_json(session.admin);
   answer["csrf_token"] = Credentials::csrf_token_for(session.secret);
   Response response = session_answer(answer);
-  const std::int64_t max_age_s = (session.admin.expires_at_ms - context.clock.wall_ms()) / 1000;
+  const std::int64_t max_age_s = (session.admin.expires_at_ms - session.opened_at_ms) / 1000;
   response.headers.emplace_back("Set-Cookie", session_cookie_header(session.secret, max_age_s,
                                                                     context.options.secure_cookies));
   return response;

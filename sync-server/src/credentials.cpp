@@ -195,7 +195,7 @@ OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx, std::
   tx.put_admin_session({hash_of(secret), admin.token.id, now, expires_at_ms});
   admin.by_session = true;
   admin.expires_at_ms = expires_at_ms;
-  return OpenedAdminSession{std::move(secret), std::move(admin)};
+  return OpenedAdminSession{std::move(secret), std::move(admin), now};
 }
 
 AdminIdentity Credentials::authenticate_admin_session(StorageTransaction& tx, std::string_view secret,

@@ -58,6 +58,7 @@ struct AdminIdentity {
 struct OpenedAdminSession {
   std::string secret;  // for the cookie; the server keeps only its hash
   AdminIdentity admin;
+  std::int64_t opened_at_ms = 0;
 };
 
 inline constexpr std::string_view kAdminRoles[] = {"monitor", "manage", "enrol"};
