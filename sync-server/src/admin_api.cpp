@@ -1,10 +1,10 @@
 // The admin routes that run a council's casework: teams, users, cases, allocations (role
 // manage) and enrolment codes (role enrol); the lists of teams, users and cases are open to
 // monitor and manage. JSON in and out; no answer carries case content. See docs/http-api.md.
+#include "admin_routes.h"
 #include "fieldsync/error.h"
 #include "fieldsync/json_fields.h"
 #include "fieldsync/schema.h"
-#include "admin_routes.h"
 
 namespace fieldsync::server {
 namespace {
@@ -15,9 +15,14 @@ Uuid id_member(const json& body, const char* name) {
   return Uuid::parse_or_throw(text_member(body, name, true), name);
 }
 
-json team_json(const Team& team) { return {{"team_id", team.id}, {"name", team.name}}; }
+json team_json(const Team& team) {
+  return {{"team_id", team.id}, {"name", team.name}};
+}
 json user_json(const User& user) {
-  return {{"user_id", user.id}, {"team_id", user.team_id}, {"role", to_string(user.role)}, {"name", user.name}};
+  return {{"user_id", user.id},
+          {"team_id", user.team_id},
+          {"role", to_string(user.role)},
+          {"name", user.name}};
 }
 json allocation_json(const CaseAllocation& allocation) {
   return {{"case_id", allocation.case_id.to_string()},
@@ -77,7 +82,8 @@ CaseAllocation allocation_from(StorageTransaction& tx, const CaseId& case_id, co
 json create_case(const AdminCall& call) {
   const json& body = call.body;
   const CaseId case_id = body.contains("case_id") ? id_member(body, "case_id") : Uuid::random_v4();
-  if (call.tx.allocation(case_id)) throw Error(ErrorCode::kConflict, "case " + case_id.to_string() + " already exists");
+  if (call.tx.allocation(case_id))
+    throw Error(ErrorCode::kConflict, "case " + case_id.to_string() + " already exists");
   const auto fields_json = body.find("fields");
   if (fields_json == body.end()) throw Error(ErrorCode::kInvalidArgument, "\"fields\" is required");
   auto fields = fields_from_json(*fields_json, "case", Schema::domain(), "fields");
@@ -91,7 +97,8 @@ json create_case(const AdminCall& call) {
 
 json allocate(const AdminCall& call) {
   const CaseId case_id = id_member(call.body, "case_id");
-  if (!call.tx.allocation(case_id)) throw Error(ErrorCode::kNotFound, "no case " + case_id.to_string());
+  if (!call.tx.allocation(case_id))
+    throw Error(ErrorCode::kNotFound, "no case " + case_id.to_string());
   const CaseAllocation allocation = allocation_from(call.tx, case_id, call.body);
   call.tx.put_allocation(allocation);
   return allocation_json(allocation);
@@ -103,7 +110,8 @@ json issue_code(const AdminCall& call) {
   if (auto found = call.body.find("expires_in_s"); found != call.body.end()) {
     if (!found->is_number_integer() || found->get<std::int64_t>() <= 0 ||
         found->get<std::int64_t>() > 30LL * 24 * 3600) {
-      throw Error(ErrorCode::kInvalidArgument, "\"expires_in_s\" must be a whole number of seconds, at most 30 days");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "\"expires_in_s\" must be a whole number of seconds, at most 30 days");
     }
     lifetime_ms = found->get<std::int64_t>() * 1000;
   }
@@ -116,14 +124,25 @@ json issue_code(const AdminCall& call) {
 const std::vector<AdminRoute>& casework_routes() {
   static const std::vector<AdminRoute> kRoutes = {
       {"POST", "/v1/admin/teams", "admin.teams.create", {"manage"}, create_team},
-      {"GET", "/v1/admin/teams", "admin.teams.list", {"monitor", "manage"},
+      {"GET",
+       "/v1/admin/teams",
+       "admin.teams.list",
+       {"monitor", "manage"},
        [](const AdminCall& call) { return list_json("teams", call.tx.teams(), team_json); }},
       {"POST", "/v1/admin/users", "admin.users.create", {"manage"}, create_user},
-      {"GET", "/v1/admin/users", "admin.users.list", {"monitor", "manage"},
+      {"GET",
+       "/v1/admin/users",
+       "admin.users.list",
+       {"monitor", "manage"},
        [](const AdminCall& call) { return list_json("users", call.tx.users(), user_json); }},
       {"POST", "/v1/admin/cases", "admin.cases.create", {"manage"}, create_case},
-      {"GET", "/v1/admin/cases", "admin.cases.list", {"monitor", "manage"},
-       [](const AdminCall& call) { return list_json("cases", call.tx.allocations(), allocation_json); }},
+      {"GET",
+       "/v1/admin/cases",
+       "admin.cases.list",
+       {"monitor", "manage"},
+       [](const AdminCall& call) {
+         return list_json("cases", call.tx.allocations(), allocation_json);
+       }},
       {"POST", "/v1/admin/allocations", "admin.allocations.set", {"manage"}, allocate},
       {"POST", "/v1/admin/enrolment-codes", "admin.enrolment_codes.create", {"enrol"}, issue_code},
   };

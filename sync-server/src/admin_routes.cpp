@@ -13,18 +13,23 @@ namespace {
 
 using nlohmann::json;
 
-bool is_read(const http::Request& request) { return request.method == "GET" || request.method == "HEAD"; }
+bool is_read(const http::Request& request) {
+  return request.method == "GET" || request.method == "HEAD";
+}
 
 json body_of(const http::Request& request) {
   if (request.method != "POST") return nullptr;
-  json body = request.body.empty() ? json::object() : parse_json_argument(request.body, "the request body");
-  if (!body.is_object()) throw Error(ErrorCode::kInvalidArgument, "the request body must be a JSON object");
+  json body =
+      request.body.empty() ? json::object() : parse_json_argument(request.body, "the request body");
+  if (!body.is_object())
+    throw Error(ErrorCode::kInvalidArgument, "the request body must be a JSON object");
   return body;
 }
 
 void check_roles(const AdminIdentity& admin, const std::vector<std::string>& roles) {
   if (roles.empty()) return;
-  if (std::ranges::any_of(roles, [&](const std::string& role) { return admin.has_role(role); })) return;
+  if (std::ranges::any_of(roles, [&](const std::string& role) { return admin.has_role(role); }))
+    return;
   std::string names;
   for (const std::string& role : roles) names += (names.empty() ? "'" : "' or '") + role;
   throw Error(ErrorCode::kForbidden, "this admin lacks the " + names + "' role");
@@ -36,16 +41,19 @@ std::string text_member(const json& body, const char* name, bool required) {
   constexpr std::size_t kMaxBytes = 200;
   const auto found = body.find(name);
   if (found == body.end() || found->is_null()) {
-    if (required) throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" is required");
+    if (required)
+      throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" is required");
     return {};
   }
-  if (!found->is_string()) throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" must be a string");
+  if (!found->is_string())
+    throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" must be a string");
   const auto& text = found->get_ref<const std::string&>();
   if (text.size() > kMaxBytes) {
-    throw Error(ErrorCode::kTooLarge,
-                std::string("\"") + name + "\" is longer than " + std::to_string(kMaxBytes) + " bytes");
+    throw Error(ErrorCode::kTooLarge, std::string("\"") + name + "\" is longer than " +
+                                          std::to_string(kMaxBytes) + " bytes");
   }
-  if (required && text.empty()) throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" is empty");
+  if (required && text.empty())
+    throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" is empty");
   return text;
 }
 
@@ -66,16 +74,17 @@ std::optional<std::string> session_cookie_of(const http::Request& request) {
 }
 
 std::string session_cookie_header(std::string_view secret, std::int64_t max_age_s, bool secure) {
-  return std::string(kSessionCookieName) + "=" + std::string(secret) + "; Path=/; Max-Age=" +
-         std::to_string(std::max<std::int64_t>(max_age_s, 0)) + "; HttpOnly; SameSite=Strict" +
-         (secure ? "; Secure" : "");
+  return std::string(kSessionCookieName) + "=" + std::string(secret) +
+         "; Path=/; Max-Age=" + std::to_string(std::max<std::int64_t>(max_age_s, 0)) +
+         "; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "");
 }
 
 AdminIdentity authenticate_admin_request(ServerContext& context, StorageTransaction& tx,
                                          const http::Request& request) {
   const auto authorization = request.header("Authorization");
   if (authorization || !session_cookie_of(request)) {
-    return context.credentials.authenticate_admin(tx, authorization.value_or(""), request.remote_address);
+    return context.credentials.authenticate_admin(tx, authorization.value_or(""),
+                                                  request.remote_address);
   }
   return authenticate_admin_session_request(context, tx, request);
 }
@@ -83,19 +92,22 @@ AdminIdentity authenticate_admin_request(ServerContext& context, StorageTransact
 AdminIdentity authenticate_admin_session_request(ServerContext& context, StorageTransaction& tx,
                                                  const http::Request& request) {
   const std::string secret = session_cookie_of(request).value_or("");
-  AdminIdentity admin = context.credentials.authenticate_admin_session(tx, secret, request.remote_address);
+  AdminIdentity admin =
+      context.credentials.authenticate_admin_session(tx, secret, request.remote_address);
   if (!is_read(request)) {
     const std::string expected = Credentials::csrf_token_for(secret);
     const std::string_view sent = request.header(kCsrfHeader).value_or("");
     if (!crypto::constant_time_equal(crypto::as_bytes(sent), crypto::as_bytes(expected))) {
-      throw Error(ErrorCode::kForbidden, "a change asked for through a dashboard session must carry "
-                                         "the session's X-CSRF-Token header");
+      throw Error(ErrorCode::kForbidden,
+                  "a change asked for through a dashboard session must carry "
+                  "the session's X-CSRF-Token header");
     }
   }
   return admin;
 }
 
-void add_admin_route_table(http::Router& router, ServerContext& context, std::span<const AdminRoute> routes) {
+void add_admin_route_table(http::Router& router, ServerContext& context,
+                           std::span<const AdminRoute> routes) {
   for (const AdminRoute& route : routes) {
     router.add({route.method, route.pattern, route.name,
                 [&context, &route](const http::Request& request, const http::PathParams& params) {
@@ -105,12 +117,14 @@ void add_admin_route_table(http::Router& router, ServerContext& context, std::sp
                   const json body = body_of(request);
                   const json answer = route.handler({context, *tx, admin, request, params, body});
                   tx->commit();
-                  context.log.write(is_read(request) ? http::LogLevel::kDebug : http::LogLevel::kInfo,
-                                    "admin_action",
-                                    {{"admin", admin.token.name}, {"route", route.name}, {"path", request.path}});
+                  context.log.write(
+                      is_read(request) ? http::LogLevel::kDebug : http::LogLevel::kInfo,
+                      "admin_action",
+                      {{"admin", admin.token.name}, {"route", route.name}, {"path", request.path}});
                   return http::json_response(200, answer);
                 },
-                route.method == "POST" ? std::vector<std::string>{"application/json"} : std::vector<std::string>{}});
+                route.method == "POST" ? std::vector<std::string>{"application/json"}
+                                       : std::vector<std::string>{}});
   }
 }
 

@@ -52,7 +52,8 @@ std::string text_member(const nlohmann::json& body, const char* name, bool requi
 // Adds `routes`: each answers 200 with its handler's JSON, committed, or an error (401 without a
 // valid login, 403 without one of the route's roles or, through a session, without the CSRF
 // header on a change).
-void add_admin_route_table(http::Router& router, ServerContext& context, std::span<const AdminRoute> routes);
+void add_admin_route_table(http::Router& router, ServerContext& context,
+                           std::span<const AdminRoute> routes);
 
 // The admin behind a request: its bearer token if it has an Authorization header, else its
 // session cookie (checking the CSRF header unless the method is GET). Throws Error(kUnauthorized),

@@ -2,9 +2,9 @@
 // an HttpOnly, SameSite=Strict session cookie (Secure when the server is reached over TLS), ask
 // who is logged in (and the session's CSRF token), log out. See admin_routes.h for why the CSRF
 // token and the cookie's attributes together keep other sites from acting through a session.
+#include "admin_routes.h"
 #include "fieldsync/error.h"
 #include "fieldsync/json_fields.h"
-#include "admin_routes.h"
 
 namespace fieldsync::server {
 namespace {
@@ -28,8 +28,10 @@ Response session_answer(const json& body) {
 }
 
 Response log_in(ServerContext& context, const Request& request) {
-  const json body = request.body.empty() ? json::object() : parse_json_argument(request.body, "the login");
-  if (!body.is_object()) throw Error(ErrorCode::kInvalidArgument, "the login must be a JSON object");
+  const json body =
+      request.body.empty() ? json::object() : parse_json_argument(request.body, "the login");
+  if (!body.is_object())
+    throw Error(ErrorCode::kInvalidArgument, "the login must be a JSON object");
   const std::string token = text_member(body, "token", true);
   auto tx = context.storage.begin();
   const OpenedAdminSession session =
@@ -40,8 +42,9 @@ Response log_in(ServerContext& context, const Request& request) {
   answer["csrf_token"] = Credentials::csrf_token_for(session.secret);
   Response response = session_answer(answer);
   const std::int64_t max_age_s = (session.admin.expires_at_ms - session.opened_at_ms) / 1000;
-  response.headers.emplace_back("Set-Cookie", session_cookie_header(session.secret, max_age_s,
-                                                                    context.options.secure_cookies));
+  response.headers.emplace_back(
+      "Set-Cookie",
+      session_cookie_header(session.secret, max_age_s, context.options.secure_cookies));
   return response;
 }
 
@@ -49,7 +52,8 @@ Response who_is_logged_in(ServerContext& context, const Request& request) {
   auto tx = context.storage.begin();
   const AdminIdentity admin = authenticate_admin_request(context, *tx, request);
   json answer = login_json(admin);
-  if (admin.by_session) answer["csrf_token"] = Credentials::csrf_token_for(session_cookie_of(request).value_or(""));
+  if (admin.by_session)
+    answer["csrf_token"] = Credentials::csrf_token_for(session_cookie_of(request).value_or(""));
   return session_answer(answer);
 }
 
@@ -63,22 +67,29 @@ Response log_out(ServerContext& context, const Request& request) {
   tx->commit();
   context.log.info("admin_logout", {{"admin", admin.token.name}});
   Response response = session_answer({{"logged_out", true}});
-  response.headers.emplace_back("Set-Cookie", session_cookie_header("", 0, context.options.secure_cookies));
+  response.headers.emplace_back("Set-Cookie",
+                                session_cookie_header("", 0, context.options.secure_cookies));
   return response;
 }
 
 }  // namespace
 
 void add_admin_session_routes(http::Router& router, ServerContext& context) {
-  router.add({"POST", "/v1/admin/session", "admin.session.open",
-              [&context](const Request& request, const http::PathParams&) { return log_in(context, request); },
+  router.add({"POST",
+              "/v1/admin/session",
+              "admin.session.open",
+              [&context](const Request& request, const http::PathParams&) {
+                return log_in(context, request);
+              },
               {"application/json"}});
   router.add({"GET", "/v1/admin/session", "admin.session.show",
               [&context](const Request& request, const http::PathParams&) {
                 return who_is_logged_in(context, request);
               }});
   router.add({"DELETE", "/v1/admin/session", "admin.session.close",
-              [&context](const Request& request, const http::PathParams&) { return log_out(context, request); }});
+              [&context](const Request& request, const http::PathParams&) {
+                return log_out(context, request);
+              }});
 }
 
 }  // namespace fieldsync::server

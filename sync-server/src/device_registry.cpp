@@ -7,11 +7,16 @@ namespace fieldsync::server {
 
 std::string_view to_string(DeviceState state) {
   switch (state) {
-    case DeviceState::kHealthy: return "healthy";
-    case DeviceState::kStale: return "stale";
-    case DeviceState::kAtRisk: return "at_risk";
-    case DeviceState::kRevoked: return "revoked";
-    case DeviceState::kRetired: return "retired";
+    case DeviceState::kHealthy:
+      return "healthy";
+    case DeviceState::kStale:
+      return "stale";
+    case DeviceState::kAtRisk:
+      return "at_risk";
+    case DeviceState::kRevoked:
+      return "revoked";
+    case DeviceState::kRetired:
+      return "retired";
   }
   return "unknown";
 }
@@ -23,7 +28,8 @@ std::optional<DeviceState> device_state_from_string(std::string_view name) {
   return std::nullopt;
 }
 
-DeviceState device_state(const Device& device, std::int64_t now_ms, const DeviceHealthRules& rules) {
+DeviceState device_state(const Device& device, std::int64_t now_ms,
+                         const DeviceHealthRules& rules) {
   switch (device.status) {
     case DeviceStatus::kRevoked:
     case DeviceStatus::kWiped:
@@ -34,7 +40,8 @@ DeviceState device_state(const Device& device, std::int64_t now_ms, const Device
     case DeviceStatus::kActive:
       break;
   }
-  const std::int64_t synced_at = device.last_sync_ms != 0 ? device.last_sync_ms : device.enrolled_at_ms;
+  const std::int64_t synced_at =
+      device.last_sync_ms != 0 ? device.last_sync_ms : device.enrolled_at_ms;
   const bool stale = now_ms - synced_at >= rules.stale_after_ms;
   const bool failing = device.activity.failed_in_a_row >= rules.failing_after;
   if ((stale && device.activity.pending_changes > 0) || failing) return DeviceState::kAtRisk;
@@ -63,13 +70,18 @@ void DeviceRegistry::record_sync(StorageTransaction& tx, Device& device,
   // answered (every write group of an exchange is acknowledged or rejected; either way it leaves
   // the outbox). The oldest pending change is known only as the oldest before the push.
   const Telemetry& telemetry = device.telemetry;
-  const bool exchanged = record.outcome == SyncOutcome::kOk || record.outcome == SyncOutcome::kRejected;
+  const bool exchanged =
+      record.outcome == SyncOutcome::kOk || record.outcome == SyncOutcome::kRejected;
   const std::uint64_t answered = exchanged ? record.changes_sent_by_device : 0;
   DeviceActivity& activity = device.activity;
-  activity.pending_changes = telemetry.pending_count > answered ? telemetry.pending_count - answered : 0;
+  activity.pending_changes =
+      telemetry.pending_count > answered ? telemetry.pending_count - answered : 0;
   activity.oldest_pending_at_ms =
-      activity.pending_changes == 0 ? 0 : record.at_ms - std::max<std::int64_t>(telemetry.oldest_pending_age_ms, 0);
-  if (telemetry.device_clock_ms != 0) activity.clock_offset_ms = telemetry.device_clock_ms - record.at_ms;
+      activity.pending_changes == 0
+          ? 0
+          : record.at_ms - std::max<std::int64_t>(telemetry.oldest_pending_age_ms, 0);
+  if (telemetry.device_clock_ms != 0)
+    activity.clock_offset_ms = telemetry.device_clock_ms - record.at_ms;
   apply(tx, device, record);
 }
 

@@ -7,9 +7,9 @@
 #include <charconv>
 #include <map>
 
+#include "admin_routes.h"
 #include "device_registry.h"
 #include "fieldsync/error.h"
-#include "admin_routes.h"
 #include "http/query_params.h"
 
 namespace fieldsync::server {
@@ -30,7 +30,8 @@ class Query {
     for (const auto& [name, value] : params_) {
       if (std::find(known.begin(), known.end(), name) == known.end()) {
         std::string names;
-        for (const std::string_view each : known) names += (names.empty() ? "" : ", ") + std::string(each);
+        for (const std::string_view each : known)
+          names += (names.empty() ? "" : ", ") + std::string(each);
         throw Error(ErrorCode::kInvalidArgument,
                     "unknown query parameter '" + name + "' (this route takes " + names + ")");
       }
@@ -42,14 +43,17 @@ class Query {
     return found == params_.end() ? std::string() : found->second;
   }
 
-  std::int64_t number(std::string_view name, std::int64_t fallback, std::int64_t low, std::int64_t high) const {
+  std::int64_t number(std::string_view name, std::int64_t fallback, std::int64_t low,
+                      std::int64_t high) const {
     const std::string value = text(name);
     if (value.empty()) return fallback;
     std::int64_t number = 0;
     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-    if (error != std::errc() || end != value.data() + value.size() || number < low || number > high) {
-      throw Error(ErrorCode::kInvalidArgument, "'" + std::string(name) + "' must be a whole number from " +
-                                                   std::to_string(low) + " to " + std::to_string(high));
+    if (error != std::errc() || end != value.data() + value.size() || number < low ||
+        number > high) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "'" + std::string(name) + "' must be a whole number from " + std::to_string(low) +
+                      " to " + std::to_string(high));
     }
     return number;
   }
@@ -58,7 +62,8 @@ class Query {
     return static_cast<std::size_t>(number("limit", kDefaultPageSize, 0, kMaxPageSize));
   }
   std::size_t offset() const {
-    return static_cast<std::size_t>(number("offset", 0, 0, std::numeric_limits<std::int32_t>::max()));
+    return static_cast<std::size_t>(
+        number("offset", 0, 0, std::numeric_limits<std::int32_t>::max()));
   }
   std::optional<OriginId> device() const {
     const std::string id = text("device");
@@ -70,15 +75,21 @@ class Query {
   http::QueryParams params_;
 };
 
-json or_null(std::int64_t ms) { return ms == 0 ? json(nullptr) : json(ms); }
+json or_null(std::int64_t ms) {
+  return ms == 0 ? json(nullptr) : json(ms);
+}
 
 json page_json(const char* name, json items, std::uint64_t total, const Query& query) {
-  return {{name, std::move(items)}, {"total", total}, {"limit", query.limit()}, {"offset", query.offset()}};
+  return {{name, std::move(items)},
+          {"total", total},
+          {"limit", query.limit()},
+          {"offset", query.offset()}};
 }
 
 // --- Devices ---
 
-json device_json(const Device& device, const std::map<std::string, User>& users, DeviceState state) {
+json device_json(const Device& device, const std::map<std::string, User>& users,
+                 DeviceState state) {
   const auto user = users.find(device.user_id);
   const DeviceActivity& activity = device.activity;
   const Telemetry& telemetry = device.telemetry;
@@ -119,7 +130,8 @@ json device_json(const Device& device, const std::map<std::string, User>& users,
                            {"at_ms", activity.last_error_ms}};
   }
   if (!telemetry.last_error_code.empty()) {
-    entry["device_error"] = {{"code", telemetry.last_error_code}, {"message", telemetry.last_error_message}};
+    entry["device_error"] = {{"code", telemetry.last_error_code},
+                             {"message", telemetry.last_error_message}};
   }
   return entry;
 }
@@ -133,11 +145,16 @@ std::map<std::string, User> users_by_id(StorageTransaction& tx) {
 // Worst first: what needs an admin's attention comes to the top of the default sort.
 int severity(DeviceState state) {
   switch (state) {
-    case DeviceState::kAtRisk: return 0;
-    case DeviceState::kStale: return 1;
-    case DeviceState::kHealthy: return 2;
-    case DeviceState::kRevoked: return 3;
-    case DeviceState::kRetired: return 4;
+    case DeviceState::kAtRisk:
+      return 0;
+    case DeviceState::kStale:
+      return 1;
+    case DeviceState::kHealthy:
+      return 2;
+    case DeviceState::kRevoked:
+      return 3;
+    case DeviceState::kRetired:
+      return 4;
   }
   return 5;
 }
@@ -160,7 +177,9 @@ bool by(const ListedDevice& a, const ListedDevice& b) {
 
 const std::map<std::string, DeviceOrder, std::less<>>& device_orders() {
   static const std::map<std::string, DeviceOrder, std::less<>> kOrders = {
-      {"state", by<[](const ListedDevice& d) { return std::pair(severity(d.state), d.device.last_sync_ms); }>},
+      {"state", by<[](const ListedDevice& d) {
+         return std::pair(severity(d.state), d.device.last_sync_ms);
+       }>},
       {"last_sync", by<[](const ListedDevice& d) { return d.device.last_sync_ms; }>},
       {"last_seen", by<[](const ListedDevice& d) { return d.device.last_seen_ms; }>},
       {"enrolled", by<[](const ListedDevice& d) { return d.device.enrolled_at_ms; }>},
@@ -168,7 +187,8 @@ const std::map<std::string, DeviceOrder, std::less<>>& device_orders() {
       {"platform", by<[](const ListedDevice& d) { return d.device.telemetry.platform; }>},
       {"app_version", by<[](const ListedDevice& d) { return d.device.telemetry.app_version; }>},
       {"pending", by<[](const ListedDevice& d) { return d.device.activity.pending_changes; }>},
-      {"failed_in_a_row", by<[](const ListedDevice& d) { return d.device.activity.failed_in_a_row; }>},
+      {"failed_in_a_row",
+       by<[](const ListedDevice& d) { return d.device.activity.failed_in_a_row; }>},
       {"device_id", by<[](const ListedDevice& d) { return d.device.id; }>},
   };
   return kOrders;
@@ -183,8 +203,9 @@ std::vector<DeviceState> states_in(const std::string& list) {
     start = comma + 1;
     const auto state = device_state_from_string(name);
     if (!state) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "'state' takes healthy, stale, at_risk, revoked or retired (several with commas)");
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          "'state' takes healthy, stale, at_risk, revoked or retired (several with commas)");
     }
     states.push_back(*state);
   }
@@ -192,7 +213,8 @@ std::vector<DeviceState> states_in(const std::string& list) {
 }
 
 json list_devices(const AdminCall& call) {
-  const Query query(call.request, {"state", "user", "team", "platform", "q", "sort", "limit", "offset"});
+  const Query query(call.request,
+                    {"state", "user", "team", "platform", "q", "sort", "limit", "offset"});
   std::string sort = query.text("sort");
   const bool descending = sort.starts_with('-');
   if (descending) sort.erase(0, 1);
@@ -201,11 +223,13 @@ json list_devices(const AdminCall& call) {
   if (order == device_orders().end()) {
     std::string keys;
     for (const auto& [name, compare] : device_orders()) keys += (keys.empty() ? "" : ", ") + name;
-    throw Error(ErrorCode::kInvalidArgument, "'sort' takes " + keys + " (a leading '-' for descending)");
+    throw Error(ErrorCode::kInvalidArgument,
+                "'sort' takes " + keys + " (a leading '-' for descending)");
   }
   const std::vector<DeviceState> wanted = states_in(query.text("state"));
 
-  const DeviceFilter filter{query.text("user"), query.text("team"), query.text("platform"), query.text("q")};
+  const DeviceFilter filter{query.text("user"), query.text("team"), query.text("platform"),
+                            query.text("q")};
   const std::int64_t now = call.server.clock.wall_ms();
   std::vector<ListedDevice> listed;
   for (Device& device : call.tx.devices(filter)) {
@@ -222,7 +246,8 @@ json list_devices(const AdminCall& call) {
   json items = json::array();
   const std::size_t first = std::min(query.offset(), listed.size());
   const std::size_t last = std::min(first + query.limit(), listed.size());
-  for (std::size_t i = first; i < last; ++i) items.push_back(device_json(listed[i].device, users, listed[i].state));
+  for (std::size_t i = first; i < last; ++i)
+    items.push_back(device_json(listed[i].device, users, listed[i].state));
   return page_json("devices", std::move(items), listed.size(), query);
 }
 
@@ -234,7 +259,8 @@ Device require_device(StorageTransaction& tx, const http::PathParams& params) {
 }
 
 json registry_entry(const AdminCall& call, const Device& device) {
-  return device_json(device, users_by_id(call.tx), call.server.registry.state_of(device, call.server.clock.wall_ms()));
+  return device_json(device, users_by_id(call.tx),
+                     call.server.registry.state_of(device, call.server.clock.wall_ms()));
 }
 
 json sync_event_json(const SyncEvent& event) {
@@ -248,18 +274,21 @@ json sync_event_json(const SyncEvent& event) {
                 {"bytes_in", event.bytes_in},
                 {"bytes_out", event.bytes_out},
                 {"error", nullptr}};
-  if (!event.error_code.empty()) entry["error"] = {{"code", event.error_code}, {"message", event.error_message}};
+  if (!event.error_code.empty())
+    entry["error"] = {{"code", event.error_code}, {"message", event.error_message}};
   return entry;
 }
 
 json show_device(const AdminCall& call) {
   const Query query(call.request, {"history"});
-  const auto history = static_cast<std::size_t>(query.number(
-      "history", 20, 1, static_cast<std::int64_t>(call.server.registry.limits().events_per_device)));
+  const auto history = static_cast<std::size_t>(
+      query.number("history", 20, 1,
+                   static_cast<std::int64_t>(call.server.registry.limits().events_per_device)));
   const Device device = require_device(call.tx, call.params);
   json entry = registry_entry(call, device);
   json syncs = json::array();
-  for (const SyncEvent& event : call.tx.sync_events(device.id, history)) syncs.push_back(sync_event_json(event));
+  for (const SyncEvent& event : call.tx.sync_events(device.id, history))
+    syncs.push_back(sync_event_json(event));
   entry["recent_syncs"] = std::move(syncs);
   return entry;
 }
@@ -267,10 +296,12 @@ json show_device(const AdminCall& call) {
 json change_device_status(const AdminCall& call, DeviceStatus to) {
   Device device = require_device(call.tx, call.params);
   if (device.status == DeviceStatus::kWiped || device.status == DeviceStatus::kRetired) {
-    throw Error(ErrorCode::kConflict, "the device is already " + std::string(to_string(device.status)));
+    throw Error(ErrorCode::kConflict,
+                "the device is already " + std::string(to_string(device.status)));
   }
   if (device.status == DeviceStatus::kRevoked && to == DeviceStatus::kRetiring) {
-    throw Error(ErrorCode::kConflict, "a revoked device cannot be retired: it is wiped at its next sync");
+    throw Error(ErrorCode::kConflict,
+                "a revoked device cannot be retired: it is wiped at its next sync");
   }
   device.status = to;
   device.status_reason = text_member(call.body, "reason", false);
@@ -282,10 +313,11 @@ json change_device_status(const AdminCall& call, DeviceStatus to) {
 
 // The fleet's syncs from `from_ms` on, in buckets of `bucket_ms` (a multiple of
 // kActivityBucketMs) starting at `from_ms` (a multiple of `bucket_ms`); every bucket is listed.
-std::vector<SyncActivity> activity_in(StorageTransaction& tx, std::int64_t from_ms, std::int64_t bucket_ms,
-                                      std::size_t buckets) {
+std::vector<SyncActivity> activity_in(StorageTransaction& tx, std::int64_t from_ms,
+                                      std::int64_t bucket_ms, std::size_t buckets) {
   std::vector<SyncActivity> totals(buckets);
-  for (std::size_t i = 0; i < buckets; ++i) totals[i].start_ms = from_ms + static_cast<std::int64_t>(i) * bucket_ms;
+  for (std::size_t i = 0; i < buckets; ++i)
+    totals[i].start_ms = from_ms + static_cast<std::int64_t>(i) * bucket_ms;
   for (const SyncActivity& stored : tx.sync_activity(from_ms)) {
     const auto index = static_cast<std::size_t>((stored.start_ms - from_ms) / bucket_ms);
     if (index >= buckets) continue;
@@ -328,7 +360,8 @@ json show_activity(const AdminCall& call) {
   const Query query(call.request, {"hours", "bucket_minutes"});
   const std::int64_t hours = query.number("hours", 24, 1, 192);
   const std::int64_t minutes = query.number("bucket_minutes", 60, 5, 1440);
-  if (minutes % 5 != 0) throw Error(ErrorCode::kInvalidArgument, "'bucket_minutes' must be a multiple of 5");
+  if (minutes % 5 != 0)
+    throw Error(ErrorCode::kInvalidArgument, "'bucket_minutes' must be a multiple of 5");
   const std::int64_t bucket_ms = minutes * 60 * 1000;
   const std::int64_t now = call.server.clock.wall_ms();
   const std::int64_t end = now - now % bucket_ms + bucket_ms;  // the end of the bucket holding now
@@ -340,7 +373,8 @@ json show_activity(const AdminCall& call) {
     entry["start_ms"] = bucket.start_ms;
     list.push_back(std::move(entry));
   }
-  return {{"from_ms", from}, {"to_ms", end}, {"bucket_minutes", minutes}, {"buckets", std::move(list)}};
+  return {
+      {"from_ms", from}, {"to_ms", end}, {"bucket_minutes", minutes}, {"buckets", std::move(list)}};
 }
 
 json show_overview(const AdminCall& call) {
@@ -361,9 +395,11 @@ json show_overview(const AdminCall& call) {
           {"devices", std::move(devices)},
           {"last_hour", recent_activity(call.tx, now, kHourMs)},
           {"last_day", recent_activity(call.tx, now, 24 * kHourMs)},
-          {"open_conflicts", call.tx.conflict_log({ConflictState::kOpen, std::nullopt, "", 0, 0}).total},
-          {"rules", {{"stale_after_h", static_cast<double>(rules.stale_after_ms) / kHourMs},
-                     {"failing_after", rules.failing_after}}}};
+          {"open_conflicts",
+           call.tx.conflict_log({ConflictState::kOpen, std::nullopt, "", 0, 0}).total},
+          {"rules",
+           {{"stale_after_h", static_cast<double>(rules.stale_after_ms) / kHourMs},
+            {"failing_after", rules.failing_after}}}};
 }
 
 // --- Conflicts and rejections, as metadata ---
@@ -371,7 +407,8 @@ json show_overview(const AdminCall& call) {
 // A side of a conflict: the device (null for a change the server made itself, through the admin
 // API), its author, and when it was made.
 json side_json(const Version& version, const std::string& author, const OriginId& server_origin) {
-  return {{"device_id", version.origin == server_origin ? json(nullptr) : json(version.origin.to_string())},
+  return {{"device_id",
+           version.origin == server_origin ? json(nullptr) : json(version.origin.to_string())},
           {"user_id", author},
           {"made_at_ms", static_cast<std::int64_t>(version.hlc.ms())}};
 }
@@ -397,14 +434,16 @@ json list_conflicts(const AdminCall& call) {
   for (const ConflictMetadata& entry : page.items) {
     json lost = side_json(entry.lost, entry.lost_author, server_origin);
     lost["received_at_ms"] = entry.lost_received_ms;
-    items.push_back({{"record_id", entry.record_id.to_string()},
-                     {"collection", entry.collection},
-                     {"field", entry.field},
-                     {"case_id", entry.case_id.to_string()},
-                     {"lost", std::move(lost)},
-                     {"winner", entry.winner ? side_json(*entry.winner, entry.winner_author, server_origin) : json(nullptr)},
-                     {"resolved", entry.resolved_by.has_value()},
-                     {"updated_at_ms", entry.updated_ms}});
+    items.push_back(
+        {{"record_id", entry.record_id.to_string()},
+         {"collection", entry.collection},
+         {"field", entry.field},
+         {"case_id", entry.case_id.to_string()},
+         {"lost", std::move(lost)},
+         {"winner", entry.winner ? side_json(*entry.winner, entry.winner_author, server_origin)
+                                 : json(nullptr)},
+         {"resolved", entry.resolved_by.has_value()},
+         {"updated_at_ms", entry.updated_ms}});
   }
   return page_json("conflicts", std::move(items), page.total, query);
 }
@@ -417,8 +456,9 @@ json list_rejections(const AdminCall& call) {
   if (const std::string code = query.text("code"); !code.empty()) {
     filter.code = rejection_code_from_string(code);
     if (!filter.code) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "'code' takes validation, scope, frozen, clock_skew, duplicate_mismatch or malformed");
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          "'code' takes validation, scope, frozen, clock_skew, duplicate_mismatch or malformed");
     }
   }
   filter.since_ms = query.number("since_ms", 0, 0, std::numeric_limits<std::int64_t>::max());
@@ -427,15 +467,17 @@ json list_rejections(const AdminCall& call) {
   const Page<RejectionMetadata> page = call.tx.rejections(filter);
   json items = json::array();
   for (const RejectionMetadata& rejection : page.items) {
-    items.push_back({{"device_id", rejection.device.to_string()},
-                     {"user_id", rejection.user_id},
-                     {"write_group", rejection.write_group.to_string()},
-                     {"code", to_string(rejection.code)},
-                     {"message", rejection.message},
-                     {"record_id", rejection.record_id.is_nil() ? json(nullptr) : json(rejection.record_id.to_string())},
-                     {"field", rejection.field.empty() ? json(nullptr) : json(rejection.field)},
-                     {"change_count", rejection.change_count},
-                     {"rejected_at_ms", rejection.rejected_at_ms}});
+    items.push_back(
+        {{"device_id", rejection.device.to_string()},
+         {"user_id", rejection.user_id},
+         {"write_group", rejection.write_group.to_string()},
+         {"code", to_string(rejection.code)},
+         {"message", rejection.message},
+         {"record_id",
+          rejection.record_id.is_nil() ? json(nullptr) : json(rejection.record_id.to_string())},
+         {"field", rejection.field.empty() ? json(nullptr) : json(rejection.field)},
+         {"change_count", rejection.change_count},
+         {"rejected_at_ms", rejection.rejected_at_ms}});
   }
   return page_json("rejections", std::move(items), page.total, query);
 }
@@ -446,9 +488,15 @@ const std::vector<AdminRoute>& monitor_routes() {
       {"GET", "/v1/admin/activity", "admin.activity", {"monitor"}, show_activity},
       {"GET", "/v1/admin/devices", "admin.devices.list", {"monitor"}, list_devices},
       {"GET", "/v1/admin/devices/{id}", "admin.devices.show", {"monitor"}, show_device},
-      {"POST", "/v1/admin/devices/{id}/revoke", "admin.devices.revoke", {"enrol"},
+      {"POST",
+       "/v1/admin/devices/{id}/revoke",
+       "admin.devices.revoke",
+       {"enrol"},
        [](const AdminCall& call) { return change_device_status(call, DeviceStatus::kRevoked); }},
-      {"POST", "/v1/admin/devices/{id}/retire", "admin.devices.retire", {"enrol"},
+      {"POST",
+       "/v1/admin/devices/{id}/retire",
+       "admin.devices.retire",
+       {"enrol"},
        [](const AdminCall& call) { return change_device_status(call, DeviceStatus::kRetiring); }},
       {"GET", "/v1/admin/conflicts", "admin.conflicts.list", {"monitor"}, list_conflicts},
       {"GET", "/v1/admin/rejections", "admin.rejections.list", {"monitor"}, list_rejections},

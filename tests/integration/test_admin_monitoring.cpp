@@ -24,8 +24,9 @@ struct Answer {
 
 // A request as a browser on the dashboard would send it: the session cookie, and the CSRF header
 // when given.
-Answer browser_call(platform::HttpTransport& transport, const std::string& url, const std::string& method,
-                    const std::string& cookie, const std::string& csrf, const std::string& body = {}) {
+Answer browser_call(platform::HttpTransport& transport, const std::string& url,
+                    const std::string& method, const std::string& cookie, const std::string& csrf,
+                    const std::string& body = {}) {
   platform::HttpRequest request;
   request.method = method;
   request.url = url;
@@ -52,7 +53,8 @@ TEST_CASE("Admins see real devices' sync health, never their content", "[integra
   TestDevice amira(server, "amira");
   TestDevice ben(server, "ben");
   RawDevice chen(server, "chen");
-  amira.casework().record_visit(council.jordan, visit_fields(amira.store(), kSentinel + " was calm."));
+  amira.casework().record_visit(council.jordan,
+                                visit_fields(amira.store(), kSentinel + " was calm."));
   REQUIRE(amira.sync().outcome == client::SyncOutcome::kCompleted);
   REQUIRE(ben.sync().outcome == client::SyncOutcome::kCompleted);
   REQUIRE(ben.store().record(sentinel_case).has_value());
@@ -77,28 +79,41 @@ TEST_CASE("Admins see real devices' sync health, never their content", "[integra
   CHECK(server.admin().call("GET", "/v1/admin/devices?user=amira").at("total") == 1);
 
   SECTION("a dashboard session over HTTP: cookie, CSRF header, logout") {
-    const std::unique_ptr<platform::HttpTransport> browser = platform::make_curl_transport(server.transport_options());
+    const std::unique_ptr<platform::HttpTransport> browser =
+        platform::make_curl_transport(server.transport_options());
     const std::string token = server.process().create_admin_token("Dana", "monitor,manage");
     const Answer login = browser_call(*browser, server.url() + "/v1/admin/session", "POST", "", "",
                                       nlohmann::json{{"token", token}}.dump());
     REQUIRE(login.status == 200);
     std::smatch secret;
-    REQUIRE(std::regex_search(login.set_cookie, secret, std::regex("^fieldsync_session=([0-9a-f]{64}); Path=/; Max-Age=28800; HttpOnly; SameSite=Strict$")));
+    REQUIRE(std::regex_search(login.set_cookie, secret,
+                              std::regex("^fieldsync_session=([0-9a-f]{64}); Path=/; "
+                                         "Max-Age=28800; HttpOnly; SameSite=Strict$")));
     const std::string cookie = "fieldsync_session=" + secret[1].str();
     const std::string csrf = nlohmann::json::parse(login.body).at("csrf_token");
 
-    CHECK(browser_call(*browser, server.url() + "/v1/admin/devices", "GET", cookie, "").status == 200);
-    CHECK(browser_call(*browser, server.url() + "/v1/admin/teams", "POST", cookie, "", R"({"team_id": "east"})").status == 403);
-    CHECK(browser_call(*browser, server.url() + "/v1/admin/teams", "POST", cookie, csrf, R"({"team_id": "east"})").status == 200);
-    const Answer out = browser_call(*browser, server.url() + "/v1/admin/session", "DELETE", cookie, csrf);
+    CHECK(browser_call(*browser, server.url() + "/v1/admin/devices", "GET", cookie, "").status ==
+          200);
+    CHECK(browser_call(*browser, server.url() + "/v1/admin/teams", "POST", cookie, "",
+                       R"({"team_id": "east"})")
+              .status == 403);
+    CHECK(browser_call(*browser, server.url() + "/v1/admin/teams", "POST", cookie, csrf,
+                       R"({"team_id": "east"})")
+              .status == 200);
+    const Answer out =
+        browser_call(*browser, server.url() + "/v1/admin/session", "DELETE", cookie, csrf);
     CHECK(out.status == 200);
     CHECK(out.set_cookie.find("Max-Age=0") != std::string::npos);
-    CHECK(browser_call(*browser, server.url() + "/v1/admin/devices", "GET", cookie, "").status == 401);
+    CHECK(browser_call(*browser, server.url() + "/v1/admin/devices", "GET", cookie, "").status ==
+          401);
   }
   SECTION("no admin answer and no log line holds case content") {
-    std::vector<std::string> paths = {"/v1/admin/overview", "/v1/admin/activity?hours=1&bucket_minutes=5",
-                                      "/v1/admin/devices", "/v1/admin/conflicts", "/v1/admin/rejections",
-                                      "/v1/admin/teams", "/v1/admin/users", "/v1/admin/cases", "/v1/admin/session"};
+    std::vector<std::string> paths = {
+        "/v1/admin/overview",   "/v1/admin/activity?hours=1&bucket_minutes=5",
+        "/v1/admin/devices",    "/v1/admin/conflicts",
+        "/v1/admin/rejections", "/v1/admin/teams",
+        "/v1/admin/users",      "/v1/admin/cases",
+        "/v1/admin/session"};
     for (const OriginId& device : {amira.id(), ben.id(), chen.id()}) {
       paths.push_back("/v1/admin/devices/" + device.to_string() + "?history=100");
     }

@@ -60,7 +60,8 @@ void check_bad_query(ServerFixture& server, const std::string& path, const std::
 // one of zoe's (south, her name searchable); a day later all but two have synced again.
 struct Fleet {
   explicit Fleet(ServerFixture& fixture) : server(fixture), work(fixture) {
-    server.admin("POST", "/v1/admin/users", {{"user_id", "zoe"}, {"team_id", "south"}, {"name", "Zoe Marsh"}});
+    server.admin("POST", "/v1/admin/users",
+                 {{"user_id", "zoe"}, {"team_id", "south"}, {"name", "Zoe Marsh"}});
     dan_tablet = enrolled_and_synced(server, "dan");
     zoe_phone = enrolled_and_synced(server, "zoe");
     server.clock.advance(25 * kHourMs);
@@ -78,11 +79,14 @@ struct Fleet {
 
 }  // namespace
 
-TEST_CASE("The device list filters by state, user, team, platform and text", "[server][admin][monitor]") {
+TEST_CASE("The device list filters by state, user, team, platform and text",
+          "[server][admin][monitor]") {
   ServerFixture server;
   Fleet fleet(server);
   Casework& work = fleet.work;
-  const auto list = [&](const std::string& query) { return server.admin("GET", "/v1/admin/devices" + query); };
+  const auto list = [&](const std::string& query) {
+    return server.admin("GET", "/v1/admin/devices" + query);
+  };
 
   const nlohmann::json all = list("");
   CHECK(all.at("total") == 6);
@@ -120,26 +124,35 @@ TEST_CASE("The device list filters by state, user, team, platform and text", "[s
 TEST_CASE("The device list sorts and pages", "[server][admin][monitor]") {
   ServerFixture server;
   Fleet fleet(server);
-  const auto list = [&](const std::string& query) { return server.admin("GET", "/v1/admin/devices" + query); };
+  const auto list = [&](const std::string& query) {
+    return server.admin("GET", "/v1/admin/devices" + query);
+  };
 
   SECTION("by default the devices that need attention come first") {
-    fleet.server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType), fleet.zoe_phone.token);
-    fleet.server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType), fleet.zoe_phone.token);
-    fleet.server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType), fleet.zoe_phone.token);
+    fleet.server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType),
+                      fleet.zoe_phone.token);
+    fleet.server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType),
+                      fleet.zoe_phone.token);
+    fleet.server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType),
+                      fleet.zoe_phone.token);
     server.revoke(fleet.dan_tablet);
     std::vector<std::string> states;
     const nlohmann::json listed = list("");
     for (const nlohmann::json& device : listed.at("devices")) states.push_back(device.at("state"));
-    CHECK(states == std::vector<std::string>{"at_risk", "stale", "stale", "healthy", "healthy", "revoked"});
+    CHECK(states ==
+          std::vector<std::string>{"at_risk", "stale", "stale", "healthy", "healthy", "revoked"});
   }
   SECTION("by a key, ascending or descending, ties by device id") {
     const auto users_of = [](const nlohmann::json& listed) {
       std::vector<std::string> users;
-      for (const nlohmann::json& device : listed.at("devices")) users.push_back(device.at("user_id"));
+      for (const nlohmann::json& device : listed.at("devices"))
+        users.push_back(device.at("user_id"));
       return users;
     };
-    CHECK(users_of(list("?sort=user")) == std::vector<std::string>{"amira", "amira", "bilal", "dan", "mona", "zoe"});
-    CHECK(users_of(list("?sort=-user")) == std::vector<std::string>{"zoe", "mona", "dan", "bilal", "amira", "amira"});
+    CHECK(users_of(list("?sort=user")) ==
+          std::vector<std::string>{"amira", "amira", "bilal", "dan", "mona", "zoe"});
+    CHECK(users_of(list("?sort=-user")) ==
+          std::vector<std::string>{"zoe", "mona", "dan", "bilal", "amira", "amira"});
     const std::vector<std::string> ascending = ids_of(list("?sort=user"));
     const std::vector<std::string> descending = ids_of(list("?sort=-user"));
     CHECK(std::equal(ascending.begin(), ascending.end(), descending.rbegin()));
@@ -171,7 +184,8 @@ TEST_CASE("The device list sorts and pages", "[server][admin][monitor]") {
   }
 }
 
-TEST_CASE("Query parameters that are wrong are refused with what is wrong", "[server][admin][monitor]") {
+TEST_CASE("Query parameters that are wrong are refused with what is wrong",
+          "[server][admin][monitor]") {
   ServerFixture server;
   check_bad_query(server, "/v1/admin/devices?stat=stale", "stat");
   check_bad_query(server, "/v1/admin/devices?state=lost", "state");
@@ -189,9 +203,12 @@ TEST_CASE("Query parameters that are wrong are refused with what is wrong", "[se
   const http::Response not_an_id =
       server.admin_call("GET", "/v1/admin/conflicts?device=phone", nullptr, server.admin_token);
   CHECK(not_an_id.status == 400);
-  CHECK(server.admin_call("GET", "/v1/admin/devices/" + Uuid::random_v4().to_string(), nullptr, server.admin_token)
+  CHECK(server
+            .admin_call("GET", "/v1/admin/devices/" + Uuid::random_v4().to_string(), nullptr,
+                        server.admin_token)
             .status == 404);
-  CHECK(server.admin_call("GET", "/v1/admin/devices/phone", nullptr, server.admin_token).status == 400);
+  CHECK(server.admin_call("GET", "/v1/admin/devices/phone", nullptr, server.admin_token).status ==
+        400);
 }
 
 TEST_CASE("The overview counts devices per state and the fleet's syncs and errors",
@@ -204,8 +221,12 @@ TEST_CASE("The overview counts devices per state and the fleet's syncs and error
   server.clock.advance(30 * 60 * 1000);
 
   nlohmann::json overview = server.admin("GET", "/v1/admin/overview");
-  CHECK(overview.at("devices") ==
-        nlohmann::json{{"total", 4}, {"healthy", 3}, {"stale", 0}, {"at_risk", 0}, {"revoked", 1}, {"retired", 0}});
+  CHECK(overview.at("devices") == nlohmann::json{{"total", 4},
+                                                 {"healthy", 3},
+                                                 {"stale", 0},
+                                                 {"at_risk", 0},
+                                                 {"revoked", 1},
+                                                 {"retired", 0}});
   CHECK(overview.at("server_time_ms") == server.clock.wall_ms());
   CHECK(overview.at("uptime_s") == (server.clock.monotonic_ms() - started) / 1000);
   CHECK(overview.at("storage_bytes").get<std::uint64_t>() > 0);
@@ -234,14 +255,16 @@ TEST_CASE("Sync activity comes in buckets over a span of hours", "[server][admin
   server.sync(work.amira_phone);
   server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType), work.bilal_phone.token);
 
-  const nlohmann::json activity = server.admin("GET", "/v1/admin/activity?hours=3&bucket_minutes=30");
+  const nlohmann::json activity =
+      server.admin("GET", "/v1/admin/activity?hours=3&bucket_minutes=30");
   CHECK(activity.at("bucket_minutes") == 30);
   const nlohmann::json& buckets = activity.at("buckets");
   REQUIRE(buckets.size() == 6);
   std::uint64_t syncs = 0;
   std::uint64_t failed = 0;
   for (std::size_t i = 0; i < buckets.size(); ++i) {
-    CHECK(buckets[i].at("start_ms") == activity.at("from_ms").get<std::int64_t>() + static_cast<std::int64_t>(i) * 30 * 60'000);
+    CHECK(buckets[i].at("start_ms") ==
+          activity.at("from_ms").get<std::int64_t>() + static_cast<std::int64_t>(i) * 30 * 60'000);
     syncs += buckets[i].at("syncs").get<std::uint64_t>();
     failed += buckets[i].at("failed_syncs").get<std::uint64_t>();
   }
@@ -254,7 +277,9 @@ TEST_CASE("Sync activity comes in buckets over a span of hours", "[server][admin
   CHECK(last.at("failed_syncs") == 1);
   const auto bucket_of = [&](std::int64_t at) {
     for (const nlohmann::json& bucket : buckets) {
-      if (bucket.at("start_ms") <= at && at < bucket.at("start_ms").get<std::int64_t>() + 30 * 60'000) return bucket;
+      if (bucket.at("start_ms") <= at &&
+          at < bucket.at("start_ms").get<std::int64_t>() + 30 * 60'000)
+        return bucket;
     }
     return nlohmann::json();
   };
@@ -266,16 +291,17 @@ TEST_CASE("The conflict log shows who and when, filtered by state, device and us
   ServerFixture server;
   Casework work(server);
   const RecordId visit = Uuid::random_v4();
-  const WriteGroup created = server.write(work.amira_phone, "visit", visit, work.case_a, valid_visit("calm"));
+  const WriteGroup created =
+      server.write(work.amira_phone, "visit", visit, work.case_a, valid_visit("calm"));
   server.sync(work.amira_phone, {created});
   server.sync(work.mona_phone);
   const Version seen = version_of(created, visit, "observations");
-  const WriteGroup amira_edit =
-      server.write(work.amira_phone, "visit", visit, work.case_a, {{"observations", text("a"), {seen}}});
+  const WriteGroup amira_edit = server.write(work.amira_phone, "visit", visit, work.case_a,
+                                             {{"observations", text("a"), {seen}}});
   server.sync(work.amira_phone, {amira_edit});
   server.clock.advance(1'000);
-  const WriteGroup mona_edit =
-      server.write(work.mona_phone, "visit", visit, work.case_a, {{"observations", text("b"), {seen}}});
+  const WriteGroup mona_edit = server.write(work.mona_phone, "visit", visit, work.case_a,
+                                            {{"observations", text("b"), {seen}}});
   server.sync(work.mona_phone, {mona_edit});  // mona's later stamp wins; amira's edit is lost
 
   nlohmann::json log = server.admin("GET", "/v1/admin/conflicts");
@@ -287,7 +313,8 @@ TEST_CASE("The conflict log shows who and when, filtered by state, device and us
   CHECK(entry.at("case_id") == work.case_a.to_string());
   CHECK(entry.at("lost").at("device_id") == work.amira_phone.id.to_string());
   CHECK(entry.at("lost").at("user_id") == "amira");
-  CHECK(entry.at("lost").at("made_at_ms") == version_of(amira_edit, visit, "observations").hlc.ms());
+  CHECK(entry.at("lost").at("made_at_ms") ==
+        version_of(amira_edit, visit, "observations").hlc.ms());
   CHECK(entry.at("winner").at("device_id") == work.mona_phone.id.to_string());
   CHECK(entry.at("winner").at("user_id") == "mona");
   CHECK(entry.at("resolved") == false);
@@ -295,8 +322,10 @@ TEST_CASE("The conflict log shows who and when, filtered by state, device and us
 
   CHECK(server.admin("GET", "/v1/admin/conflicts?state=open").at("total") == 1);
   CHECK(server.admin("GET", "/v1/admin/conflicts?state=resolved").at("total") == 0);
-  CHECK(server.admin("GET", "/v1/admin/conflicts?device=" + work.amira_phone.id.to_string()).at("total") == 1);
-  CHECK(server.admin("GET", "/v1/admin/conflicts?device=" + work.bilal_phone.id.to_string()).at("total") == 0);
+  CHECK(server.admin("GET", "/v1/admin/conflicts?device=" + work.amira_phone.id.to_string())
+            .at("total") == 1);
+  CHECK(server.admin("GET", "/v1/admin/conflicts?device=" + work.bilal_phone.id.to_string())
+            .at("total") == 0);
   CHECK(server.admin("GET", "/v1/admin/conflicts?user=mona").at("total") == 1);
   CHECK(server.admin("GET", "/v1/admin/conflicts?user=bilal").at("total") == 0);
   CHECK(server.admin("GET", "/v1/admin/overview").at("open_conflicts") == 1);
@@ -319,12 +348,13 @@ TEST_CASE("Rejected groups are listed newest first, filtered by device, user, co
   Casework work(server);
   std::vector<FieldEdit> unseen_alone = valid_visit("x");
   std::erase_if(unseen_alone, [](const FieldEdit& edit) { return edit.field == "seen_alone"; });
-  server.sync(work.amira_phone, {server.write(work.amira_phone, "visit", Uuid::random_v4(), work.case_a, unseen_alone)});
+  server.sync(work.amira_phone, {server.write(work.amira_phone, "visit", Uuid::random_v4(),
+                                              work.case_a, unseen_alone)});
   server.clock.advance(1'000);
   const std::int64_t second_at = server.clock.wall_ms();
   // Bilal writes into Amira's case: out of his scope.
-  server.sync(work.bilal_phone,
-              {server.write(work.bilal_phone, "visit", Uuid::random_v4(), work.case_a, valid_visit("y"))});
+  server.sync(work.bilal_phone, {server.write(work.bilal_phone, "visit", Uuid::random_v4(),
+                                              work.case_a, valid_visit("y"))});
 
   const nlohmann::json all = server.admin("GET", "/v1/admin/rejections");
   REQUIRE(all.at("total") == 2);
@@ -334,8 +364,10 @@ TEST_CASE("Rejected groups are listed newest first, filtered by device, user, co
   CHECK(all.at("rejections").at(1).at("code") == "validation");
   CHECK(server.admin("GET", "/v1/admin/rejections?code=validation").at("total") == 1);
   CHECK(server.admin("GET", "/v1/admin/rejections?user=amira").at("total") == 1);
-  CHECK(server.admin("GET", "/v1/admin/rejections?device=" + work.bilal_phone.id.to_string()).at("total") == 1);
-  CHECK(server.admin("GET", "/v1/admin/rejections?since_ms=" + std::to_string(second_at)).at("total") == 1);
+  CHECK(server.admin("GET", "/v1/admin/rejections?device=" + work.bilal_phone.id.to_string())
+            .at("total") == 1);
+  CHECK(server.admin("GET", "/v1/admin/rejections?since_ms=" + std::to_string(second_at))
+            .at("total") == 1);
   const nlohmann::json page = server.admin("GET", "/v1/admin/rejections?limit=1&offset=1");
   CHECK(page.at("total") == 2);
   REQUIRE(page.at("rejections").size() == 1);

@@ -42,7 +42,8 @@ struct Login {
 
 Login log_in(ServerFixture& server, const std::string& token) {
   Login login;
-  login.response = server.call("POST", "/v1/admin/session", nlohmann::json{{"token", token}}.dump(), "application/json");
+  login.response = server.call("POST", "/v1/admin/session", nlohmann::json{{"token", token}}.dump(),
+                               "application/json");
   INFO(login.response.body);
   REQUIRE(login.response.status == 200);
   login.answer = nlohmann::json::parse(login.response.body);
@@ -59,8 +60,9 @@ Login log_in(ServerFixture& server, const std::string& token) {
 }
 
 // A request through the dashboard: the session cookie, and for a change, the CSRF header.
-http::Response as_dashboard(ServerFixture& server, const std::string& method, const std::string& path,
-                            const Login& login, const std::string& csrf, const nlohmann::json& body = nullptr) {
+http::Response as_dashboard(ServerFixture& server, const std::string& method,
+                            const std::string& path, const Login& login, const std::string& csrf,
+                            const nlohmann::json& body = nullptr) {
   http::Request request;
   request.method = method;
   request.path = path;
@@ -103,9 +105,11 @@ TEST_CASE("Each admin route is open to the roles documented for it only, by toke
     ++checked;
     for (const std::string role : {"monitor", "manage", "enrol"}) {
       INFO("role " << role);
-      const bool allowed = roles->second.empty() || std::ranges::find(roles->second, role) != roles->second.end();
+      const bool allowed =
+          roles->second.empty() || std::ranges::find(roles->second, role) != roles->second.end();
       const std::string token = server.issue_admin_token({role});
-      const nlohmann::json body = route.method == "POST" ? nlohmann::json::object() : nlohmann::json();
+      const nlohmann::json body =
+          route.method == "POST" ? nlohmann::json::object() : nlohmann::json();
       const std::string path = with_id(route.pattern, device);
       // What the call does when allowed does not matter here (an empty body is a 400 for most),
       // only that it is refused with 403 exactly when the role is not the route's. (Logout is
@@ -114,13 +118,16 @@ TEST_CASE("Each admin route is open to the roles documented for it only, by toke
         CHECK((server.admin_call(route.method, path, body, token).status == 403) == !allowed);
       }
       const Login login = log_in(server, token);
-      const http::Response by_session = as_dashboard(server, route.method, path, login, login.csrf, body);
+      const http::Response by_session =
+          as_dashboard(server, route.method, path, login, login.csrf, body);
       CHECK((by_session.status == 403) == !allowed);
-      if (by_session.status == 403) CHECK(error_message(by_session).find("role") != std::string::npos);
+      if (by_session.status == 403)
+        CHECK(error_message(by_session).find("role") != std::string::npos);
     }
     if (!roles->second.empty()) {
       const std::string no_roles = server.issue_admin_token({});
-      CHECK(server.admin_call(route.method, with_id(route.pattern, device), nullptr, no_roles).status == 403);
+      CHECK(server.admin_call(route.method, with_id(route.pattern, device), nullptr, no_roles)
+                .status == 403);
     }
   }
   CHECK(checked > 15);
@@ -165,10 +172,12 @@ TEST_CASE("A dashboard login gives an HttpOnly, SameSite=Strict session cookie t
   }
   SECTION("expired sessions are dropped at the next login") {
     const Bytes stored_hash = crypto::sha256(crypto::as_bytes(login.secret));
-    CHECK(server.inspect([&](StorageTransaction& tx) { return tx.admin_session(stored_hash).has_value(); }));
+    CHECK(server.inspect(
+        [&](StorageTransaction& tx) { return tx.admin_session(stored_hash).has_value(); }));
     server.clock.advance(9 * kHourMs);
     log_in(server, monitor);
-    CHECK_FALSE(server.inspect([&](StorageTransaction& tx) { return tx.admin_session(stored_hash).has_value(); }));
+    CHECK_FALSE(server.inspect(
+        [&](StorageTransaction& tx) { return tx.admin_session(stored_hash).has_value(); }));
   }
   SECTION("the server keeps the secret's hash, never the secret") {
     const std::string data = server.dir.file("server") + "/fieldsync-server.db";
@@ -186,7 +195,9 @@ TEST_CASE("A session ends when its token expires, and its lifetime is an option"
   ServerFixture server(options);
   const Login long_token = log_in(server, server.issue_admin_token({"monitor"}));
   CHECK(long_token.answer.at("expires_at_ms") == server.clock.wall_ms() + kHourMs);
-  CHECK(long_token.response.header("Set-Cookie").value_or("").ends_with("; Max-Age=3600; HttpOnly; SameSite=Strict; Secure"));
+  CHECK(long_token.response.header("Set-Cookie")
+            .value_or("")
+            .ends_with("; Max-Age=3600; HttpOnly; SameSite=Strict; Secure"));
 
   const std::string brief = server.issue_admin_token({"monitor"}, 10 * 60 * 1000);
   const Login short_token = log_in(server, brief);
@@ -195,8 +206,8 @@ TEST_CASE("A session ends when its token expires, and its lifetime is an option"
   CHECK(as_dashboard(server, "GET", "/v1/admin/overview", short_token, "").status == 401);
   CHECK(as_dashboard(server, "GET", "/v1/admin/overview", long_token, "").status == 200);
   // The expired token cannot open a new session either.
-  const http::Response refused =
-      server.call("POST", "/v1/admin/session", nlohmann::json{{"token", brief}}.dump(), "application/json");
+  const http::Response refused = server.call(
+      "POST", "/v1/admin/session", nlohmann::json{{"token", brief}}.dump(), "application/json");
   CHECK(refused.status == 401);
   CHECK(error_message(refused).find("expired") != std::string::npos);
 }
@@ -209,7 +220,8 @@ TEST_CASE("A change through a session needs its CSRF header", "[server][admin][a
   const http::Response without = as_dashboard(server, "POST", "/v1/admin/teams", login, "", team);
   CHECK(without.status == 403);
   CHECK(error_message(without).find("X-CSRF-Token") != std::string::npos);
-  const http::Response wrong = as_dashboard(server, "POST", "/v1/admin/teams", login, std::string(64, 'a'), team);
+  const http::Response wrong =
+      as_dashboard(server, "POST", "/v1/admin/teams", login, std::string(64, 'a'), team);
   CHECK(wrong.status == 403);
   CHECK(server.admin("GET", "/v1/admin/teams").at("teams").empty());
 
@@ -217,9 +229,11 @@ TEST_CASE("A change through a session needs its CSRF header", "[server][admin][a
   CHECK(server.admin("GET", "/v1/admin/teams").at("total") == 1);
   // Another session's CSRF token is not this one's.
   const Login other = log_in(server, server.admin_token);
-  CHECK(as_dashboard(server, "POST", "/v1/admin/teams", login, other.csrf, {{"team_id", "south"}}).status == 403);
+  CHECK(as_dashboard(server, "POST", "/v1/admin/teams", login, other.csrf, {{"team_id", "south"}})
+            .status == 403);
   // A bearer token needs none: browsers never attach it on their own.
-  CHECK(server.admin_call("POST", "/v1/admin/teams", {{"team_id", "south"}}, server.admin_token).status == 200);
+  CHECK(server.admin_call("POST", "/v1/admin/teams", {{"team_id", "south"}}, server.admin_token)
+            .status == 200);
 }
 
 TEST_CASE("Logout ends the session", "[server][admin][auth][session]") {
@@ -231,28 +245,33 @@ TEST_CASE("Logout ends the session", "[server][admin][auth][session]") {
     CHECK(as_dashboard(server, "GET", "/v1/admin/overview", login, "").status == 200);
   }
   SECTION("with it: the cookie is cleared and the session no longer works") {
-    const http::Response out = as_dashboard(server, "DELETE", "/v1/admin/session", login, login.csrf);
+    const http::Response out =
+        as_dashboard(server, "DELETE", "/v1/admin/session", login, login.csrf);
     REQUIRE(out.status == 200);
-    CHECK(out.header("Set-Cookie") == "fieldsync_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+    CHECK(out.header("Set-Cookie") ==
+          "fieldsync_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
     CHECK(as_dashboard(server, "GET", "/v1/admin/overview", login, "").status == 401);
     CHECK(as_dashboard(server, "DELETE", "/v1/admin/session", login, login.csrf).status == 401);
   }
   SECTION("without a session cookie there is nothing to log out of") {
-    CHECK(server.admin_call("DELETE", "/v1/admin/session", nullptr, server.admin_token).status == 401);
+    CHECK(server.admin_call("DELETE", "/v1/admin/session", nullptr, server.admin_token).status ==
+          401);
   }
 }
 
 TEST_CASE("A login that is wrong is refused, and repeated failures are limited",
           "[server][admin][auth][session]") {
   ServerFixture server;
-  const auto try_login = [&](const std::string& body, const std::string& type = "application/json") {
+  const auto try_login = [&](const std::string& body,
+                             const std::string& type = "application/json") {
     return server.call("POST", "/v1/admin/session", body, type);
   };
   CHECK(try_login(nlohmann::json{{"token", "abc.def"}}.dump()).status == 401);
   CHECK(try_login(nlohmann::json{{"token", "not a token"}}.dump()).status == 401);
   CHECK(try_login("{}").status == 400);
   CHECK(try_login("{\"token\": ").status == 400);
-  CHECK(try_login(nlohmann::json{{"token", server.admin_token}}.dump(), "text/plain").status == 415);
+  CHECK(try_login(nlohmann::json{{"token", server.admin_token}}.dump(), "text/plain").status ==
+        415);
   // A cookie that names no session: 401, and counted like a wrong token.
   http::Request forged;
   forged.method = "GET";

@@ -29,16 +29,19 @@ std::vector<FieldEdit> visit_missing_seen_alone() {
 
 // A sync whose body does not decode: the server answers 400 and nothing of it commits.
 http::Response failing_sync(ServerFixture& server, const TestDevice& device) {
-  return server.call("POST", "/v1/sync", "not a sync request", std::string(kBinaryContentType), device.token);
+  return server.call("POST", "/v1/sync", "not a sync request", std::string(kBinaryContentType),
+                     device.token);
 }
 
 // A second connection to the server's SQLite file, for what no route can do: break a table.
 sqlite::Database open_server_database(ServerFixture& server) {
-  return sqlite::Database(server.dir.file("server") + "/fieldsync-server.db", sqlite::Database::Mode::kReadWrite);
+  return sqlite::Database(server.dir.file("server") + "/fieldsync-server.db",
+                          sqlite::Database::Mode::kReadWrite);
 }
 
 bool exists(ServerFixture& server, const RecordId& record) {
-  return server.inspect([&](StorageTransaction& tx) { return !tx.record_homes(std::span(&record, 1)).empty(); });
+  return server.inspect(
+      [&](StorageTransaction& tx) { return !tx.record_homes(std::span(&record, 1)).empty(); });
 }
 
 }  // namespace
@@ -53,7 +56,8 @@ TEST_CASE("Each sync updates its device's entry from its telemetry and the serve
 
   const RecordId visit = Uuid::random_v4();
   SyncRequest request = server.sync_request(
-      work.amira_phone, {server.write(work.amira_phone, "visit", visit, work.case_a, valid_visit("calm"))});
+      work.amira_phone,
+      {server.write(work.amira_phone, "visit", visit, work.case_a, valid_visit("calm"))});
   request.telemetry.platform = "ios 17.4";
   request.telemetry.app_version = "2.3.1";
   request.telemetry.core_version = "0.1.0";
@@ -108,8 +112,8 @@ TEST_CASE("Each sync updates its device's entry from its telemetry and the serve
 
     // Both edit the observations from the same version: the later overwrites one it never saw.
     const Version seen = version_of(request.write_groups[0], visit, "observations");
-    server.sync(work.amira_phone,
-                {server.write(work.amira_phone, "visit", visit, work.case_a, {{"observations", text("a"), {seen}}})});
+    server.sync(work.amira_phone, {server.write(work.amira_phone, "visit", visit, work.case_a,
+                                                {{"observations", text("a"), {seen}}})});
     server.sync(work.amira_tablet, {server.write(work.amira_tablet, "visit", visit, work.case_a,
                                                  {{"observations", text("b"), {seen}}})});
     const nlohmann::json after = server.device_entry(work.amira_tablet);
@@ -129,13 +133,15 @@ TEST_CASE("A rejected group becomes the device's last error, with the rejection'
   ServerFixture server;
   Casework work(server);
   const RecordId visit = Uuid::random_v4();
-  const WriteGroup invalid = server.write(work.amira_phone, "visit", visit, work.case_a, visit_missing_seen_alone());
+  const WriteGroup invalid =
+      server.write(work.amira_phone, "visit", visit, work.case_a, visit_missing_seen_alone());
   REQUIRE(server.sync(work.amira_phone, {invalid}).rejections.size() == 1);
 
   const nlohmann::json entry = server.device_entry(work.amira_phone);
   CHECK(entry.at("failed_in_a_row") == 1);
   CHECK(entry.at("last_error").at("code") == "validation");
-  CHECK(entry.at("last_error").at("message") == "visit.seen_alone: is required when child_seen is true");
+  CHECK(entry.at("last_error").at("message") ==
+        "visit.seen_alone: is required when child_seen is true");
   CHECK(entry.at("last_error").at("at_ms") == server.clock.wall_ms());
   CHECK(entry.at("totals").at("rejections") == 1);
   CHECK(entry.at("totals").at("failed_syncs") == 1);
@@ -181,8 +187,10 @@ TEST_CASE("A sync answered with an error is recorded against its device", "[serv
     CHECK(last.at("bytes_in") == std::string("not a sync request").size());
   }
   SECTION("a body of another type: 415") {
-    REQUIRE(server.call("POST", "/v1/sync", "{}", "text/plain", work.amira_phone.token).status == 415);
-    CHECK(server.device_entry(work.amira_phone).at("last_error").at("code") == "unsupported_media_type");
+    REQUIRE(server.call("POST", "/v1/sync", "{}", "text/plain", work.amira_phone.token).status ==
+            415);
+    CHECK(server.device_entry(work.amira_phone).at("last_error").at("code") ==
+          "unsupported_media_type");
   }
   SECTION("a core below the server's minimum: upgrade_required counts as failing") {
     ServerOptions options;
@@ -198,8 +206,11 @@ TEST_CASE("A sync answered with an error is recorded against its device", "[serv
     CHECK(entry.at("last_sync_ms").is_null());
   }
   SECTION("a wrong token is recorded against nobody") {
-    const std::string wrong = work.amira_phone.token.substr(0, work.amira_phone.token.find('.') + 1) + std::string(64, 'a');
-    REQUIRE(server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType), wrong).status == 401);
+    const std::string wrong =
+        work.amira_phone.token.substr(0, work.amira_phone.token.find('.') + 1) +
+        std::string(64, 'a');
+    REQUIRE(server.call("POST", "/v1/sync", "x", std::string(kBinaryContentType), wrong).status ==
+            401);
     CHECK(server.device_entry(work.amira_phone).at("failed_in_a_row") == 0);
   }
 }
@@ -209,12 +220,15 @@ TEST_CASE("The registry is written in the sync's own transaction", "[server][reg
   Casework work(server);
   const std::uint64_t syncs_before = server.device_entry(work.amira_phone).at("totals").at("syncs");
   const RecordId visit = Uuid::random_v4();
-  const WriteGroup group = server.write(work.amira_phone, "visit", visit, work.case_a, valid_visit("x"));
+  const WriteGroup group =
+      server.write(work.amira_phone, "visit", visit, work.case_a, valid_visit("x"));
   const SyncRequest request = server.sync_request(work.amira_phone, {group});
   sqlite::Database db = open_server_database(server);
 
   SECTION("when the registry cannot be written, the sync's own writes roll back with it") {
-    db.exec("CREATE TRIGGER no_events BEFORE INSERT ON sync_events BEGIN SELECT RAISE(ABORT, 'broken'); END");
+    db.exec(
+        "CREATE TRIGGER no_events BEFORE INSERT ON sync_events BEGIN SELECT RAISE(ABORT, "
+        "'broken'); END");
     CHECK(server.sync_call(work.amira_phone, request).status == 500);
     CHECK_FALSE(exists(server, visit));
     CHECK(server.log_text.str().find("sync_failure_not_recorded") != std::string::npos);
@@ -227,7 +241,9 @@ TEST_CASE("The registry is written in the sync's own transaction", "[server][reg
     CHECK(entry.at("totals").at("changes_pushed") == group.changes.size());
   }
   SECTION("when the sync's writes fail, the registry counts a failure and none of its changes") {
-    db.exec("CREATE TRIGGER no_history BEFORE INSERT ON history BEGIN SELECT RAISE(ABORT, 'broken'); END");
+    db.exec(
+        "CREATE TRIGGER no_history BEFORE INSERT ON history BEGIN SELECT RAISE(ABORT, 'broken'); "
+        "END");
     CHECK(server.sync_call(work.amira_phone, request).status == 500);
     db.exec("DROP TRIGGER no_history");
     CHECK_FALSE(exists(server, visit));
@@ -263,7 +279,8 @@ TEST_CASE("A device's state follows the clock and the health rules", "[server][r
     server.clock.advance(24 * kHourMs);
     CHECK(state_of(server, work.amira_phone) == "at_risk");
     // Once the outbox is empty again, a quiet device is only stale.
-    REQUIRE(server.sync_call(work.amira_phone, server.sync_request(work.amira_phone)).status == 200);
+    REQUIRE(server.sync_call(work.amira_phone, server.sync_request(work.amira_phone)).status ==
+            200);
     server.clock.advance(24 * kHourMs);
     CHECK(state_of(server, work.amira_phone) == "stale");
   }
@@ -301,7 +318,8 @@ TEST_CASE("A device's state follows the clock and the health rules", "[server][r
   }
 }
 
-TEST_CASE("Other health rules: stale after an hour, at risk after two failures", "[server][registry][states]") {
+TEST_CASE("Other health rules: stale after an hour, at risk after two failures",
+          "[server][registry][states]") {
   ServerOptions options;
   options.device_health.stale_after_ms = kHourMs;
   options.device_health.failing_after = 2;
@@ -339,7 +357,8 @@ TEST_CASE("device_state: precedence and boundaries", "[server][registry][states]
     device.status = status;
     CHECK(device_state(device, 21'000, rules) == DeviceState::kRetired);
   }
-  for (const DeviceState state : kDeviceStates) CHECK(device_state_from_string(to_string(state)) == state);
+  for (const DeviceState state : kDeviceStates)
+    CHECK(device_state_from_string(to_string(state)) == state);
 }
 
 TEST_CASE("A device's sync history and the fleet's activity are bounded", "[server][registry]") {
@@ -352,16 +371,21 @@ TEST_CASE("A device's sync history and the fleet's activity are bounded", "[serv
     server.clock.advance(60'000);
     server.sync(work.amira_phone);
   }
-  const nlohmann::json entry = server.admin("GET", "/v1/admin/devices/" + work.amira_phone.id.to_string() + "?history=3");
+  const nlohmann::json entry =
+      server.admin("GET", "/v1/admin/devices/" + work.amira_phone.id.to_string() + "?history=3");
   REQUIRE(entry.at("recent_syncs").size() == 3);
   CHECK(entry.at("recent_syncs").at(0).at("at_ms") == server.clock.wall_ms());  // newest first
   CHECK(entry.at("totals").at("syncs") == 6);  // totals keep counting
-  CHECK(server.inspect([&](StorageTransaction& tx) { return tx.sync_events(work.amira_phone.id, 100).size(); }) == 3);
+  CHECK(server.inspect([&](StorageTransaction& tx) {
+    return tx.sync_events(work.amira_phone.id, 100).size();
+  }) == 3);
 
-  const std::int64_t first_bucket = server.inspect([](StorageTransaction& tx) { return tx.sync_activity(0); }).front().start_ms;
+  const std::int64_t first_bucket =
+      server.inspect([](StorageTransaction& tx) { return tx.sync_activity(0); }).front().start_ms;
   server.clock.advance(3 * kHourMs);
   server.sync(work.amira_phone);
-  const std::vector<SyncActivity> kept = server.inspect([](StorageTransaction& tx) { return tx.sync_activity(0); });
+  const std::vector<SyncActivity> kept =
+      server.inspect([](StorageTransaction& tx) { return tx.sync_activity(0); });
   REQUIRE(kept.size() == 1);
   CHECK(kept.front().start_ms > first_bucket);
   CHECK(kept.front().syncs == 1);

@@ -11,10 +11,12 @@
 using namespace fieldsync::server;
 using namespace fieldsync::server::testing;
 
-TEST_CASE("docs/openapi.yaml describes exactly the routes the server registers", "[server][openapi]") {
+TEST_CASE("docs/openapi.yaml describes exactly the routes the server registers",
+          "[server][openapi]") {
   ServerFixture server;
   std::set<std::pair<std::string, std::string>> registered;
-  for (const http::RouteSignature& route : server.app->router().routes()) registered.insert({route.method, route.pattern});
+  for (const http::RouteSignature& route : server.app->router().routes())
+    registered.insert({route.method, route.pattern});
   std::set<std::pair<std::string, std::string>> documented;
   for (const DocumentedOperation& operation : read_openapi_operations(openapi_file())) {
     INFO(operation.method << " " << operation.path);

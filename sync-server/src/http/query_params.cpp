@@ -25,7 +25,8 @@ std::string decode_component(std::string_view text) {
       const int high = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
       const int low = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
       if (high < 0 || low < 0) {
-        throw Error(ErrorCode::kInvalidArgument, "the query string has a '%' not followed by two hex digits");
+        throw Error(ErrorCode::kInvalidArgument,
+                    "the query string has a '%' not followed by two hex digits");
       }
       decoded.push_back(static_cast<char>(high * 16 + low));
       i += 2;
@@ -46,8 +47,10 @@ QueryParams parse_query(std::string_view query) {
     if (pair.empty()) continue;  // "a=1&&b=2" or a trailing '&'
     const std::size_t equals = std::min(pair.find('='), pair.size());
     std::string name = decode_component(pair.substr(0, equals));
-    if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "the query string has a value without a name");
-    std::string value = equals < pair.size() ? decode_component(pair.substr(equals + 1)) : std::string();
+    if (name.empty())
+      throw Error(ErrorCode::kInvalidArgument, "the query string has a value without a name");
+    std::string value =
+        equals < pair.size() ? decode_component(pair.substr(equals + 1)) : std::string();
     if (params.contains(name)) {
       throw Error(ErrorCode::kInvalidArgument, "the query parameter '" + name + "' is given twice");
     }

@@ -65,7 +65,8 @@ std::vector<DocumentedOperation> read_openapi_operations(const std::string& file
     if (!in_paths) continue;
     if (indent == 2 && content.front() == '/' && content.back() == ':') {
       path = content.substr(0, content.size() - 1);
-    } else if (indent == 4 && content.back() == ':' && is_method(content.substr(0, content.size() - 1))) {
+    } else if (indent == 4 && content.back() == ':' &&
+               is_method(content.substr(0, content.size() - 1))) {
       std::string method = content.substr(0, content.size() - 1);
       for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       operations.push_back({method, path, std::nullopt});
@@ -77,6 +78,8 @@ std::vector<DocumentedOperation> read_openapi_operations(const std::string& file
   return operations;
 }
 
-std::string openapi_file() { return FIELDSYNC_OPENAPI_FILE; }
+std::string openapi_file() {
+  return FIELDSYNC_OPENAPI_FILE;
+}
 
 }  // namespace fieldsync::server::testing
