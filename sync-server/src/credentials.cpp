@@ -169,7 +169,8 @@ AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::strin
   return check_admin_token(tx, parse_bearer(authorization), address);
 }
 
-AdminIdentity Credentials::check_admin_token(StorageTransaction& tx, const std::optional<Bearer>& bearer,
+AdminIdentity Credentials::check_admin_token(StorageTransaction& tx,
+                                             const std::optional<Bearer>& bearer,
                                              const std::string& address) {
   check_not_limited(address, bearer ? "admin:" + bearer->id : "");
   if (!bearer) fail(address, "", "an admin token is required: Authorization: Bearer <token>");
@@ -184,13 +185,15 @@ AdminIdentity Credentials::check_admin_token(StorageTransaction& tx, const std::
   return AdminIdentity{std::move(*token), false, expires_at_ms};
 }
 
-OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx, std::string_view token_text,
+OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx,
+                                                   std::string_view token_text,
                                                    const std::string& address) {
   AdminIdentity admin = check_admin_token(tx, parse_token(token_text), address);
   const std::int64_t now = clock_.wall_ms();
   tx.delete_admin_sessions_expired_by(now);
   std::int64_t expires_at_ms = now + options_.admin_session_lifetime_ms;
-  if (admin.token.expires_at_ms != 0) expires_at_ms = std::min(expires_at_ms, admin.token.expires_at_ms);
+  if (admin.token.expires_at_ms != 0)
+    expires_at_ms = std::min(expires_at_ms, admin.token.expires_at_ms);
   std::string secret = random_secret();
   tx.put_admin_session({hash_of(secret), admin.token.id, now, expires_at_ms});
   admin.by_session = true;
@@ -198,7 +201,8 @@ OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx, std::
   return OpenedAdminSession{std::move(secret), std::move(admin), now};
 }
 
-AdminIdentity Credentials::authenticate_admin_session(StorageTransaction& tx, std::string_view secret,
+AdminIdentity Credentials::authenticate_admin_session(StorageTransaction& tx,
+                                                      std::string_view secret,
                                                       const std::string& address) {
   check_not_limited(address, "");
   const std::int64_t now = clock_.wall_ms();

@@ -65,7 +65,8 @@ std::optional<WireFormat> format_of(std::string_view content_type) {
 }
 
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
       .count();
 }
 
@@ -75,7 +76,8 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
 void record_failed_sync(ServerContext& context, const SyncIdentity& identity,
                         const Response& answer, const Request& request,
                         std::chrono::steady_clock::time_point started) {
-  const nlohmann::json body = nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json body =
+      nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
   SyncRecord record;
   record.outcome = SyncOutcome::kFailed;
   record.at_ms = context.clock.wall_ms();
@@ -104,8 +106,8 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
   const SyncRequest sync_request = decode_request(request.body, format, limits);
 
   auto tx = context.storage.begin();
-  SyncIdentity identity =
-      context.credentials.authenticate_device(*tx, authorization_of(request), request.remote_address);
+  SyncIdentity identity = context.credentials.authenticate_device(*tx, authorization_of(request),
+                                                                  request.remote_address);
   SyncSummary summary;
   const SyncResponse sync_response = context.reconciler.sync(*tx, identity, sync_request, summary);
   Response response;
@@ -148,13 +150,15 @@ Response sync(ServerContext& context, const Request& request) {
   SyncIdentity identity;
   {
     auto check = context.storage.begin();
-    identity = context.credentials.authenticate_device(*check, authorization_of(request), request.remote_address);
+    identity = context.credentials.authenticate_device(*check, authorization_of(request),
+                                                       request.remote_address);
   }
   const auto format = format_of(request.header("Content-Type").value_or(""));
   if (!format) {
-    Response refused = http::error_response(http::ProtocolError::kUnsupportedMediaType,
-                                            "send the sync request as " + std::string(kBinaryContentType) +
-                                                " or " + std::string(kJsonContentType));
+    Response refused =
+        http::error_response(http::ProtocolError::kUnsupportedMediaType,
+                             "send the sync request as " + std::string(kBinaryContentType) +
+                                 " or " + std::string(kJsonContentType));
     record_failed_sync(context, identity, refused, request, started);
     return refused;
   }

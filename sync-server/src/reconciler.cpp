@@ -223,8 +223,9 @@ class Reconciler::Session {
                        change.record_id, change.field};
       }
       if (change.version.origin != device_.id) {
-        return Refusal{RejectionCode::kScope, "a change is stamped by another device than the token's",
-                       change.record_id, change.field};
+        return Refusal{RejectionCode::kScope,
+                       "a change is stamped by another device than the token's", change.record_id,
+                       change.field};
       }
       if (change.device_seq == 0) {
         return Refusal{RejectionCode::kMalformed, "a change has no sequence number",
@@ -249,11 +250,12 @@ class Reconciler::Session {
     const auto limit = now_ + owner_.options_.max_clock_ahead_ms;
     for (const Change& change : group.changes) {
       if (static_cast<std::int64_t>(change.version.hlc.ms()) > limit) {
-        return Refusal{RejectionCode::kClockSkew,
-                       "stamped " +
-                           std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
-                           " s ahead of the server's time: re-stamp and resend",
-                       change.record_id, change.field};
+        return Refusal{
+            RejectionCode::kClockSkew,
+            "stamped " +
+                std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
+                " s ahead of the server's time: re-stamp and resend",
+            change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -278,11 +280,13 @@ class Reconciler::Session {
                        change.record_id, change.field};
       }
       if (is_new && change.collection == "case") {
-        return Refusal{RejectionCode::kScope, "cases are created by the council's system, not by devices",
+        return Refusal{RejectionCode::kScope,
+                       "cases are created by the council's system, not by devices",
                        change.record_id, change.field};
       }
       if (!writable_.contains(change.case_id)) {
-        return Refusal{RejectionCode::kScope, "case " + change.case_id.to_string() + " is not allocated to you",
+        return Refusal{RejectionCode::kScope,
+                       "case " + change.case_id.to_string() + " is not allocated to you",
                        change.record_id, change.field};
       }
     }
@@ -442,8 +446,8 @@ std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, 
 }
 
 std::size_t Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
-                               const std::map<RecordId, RecordHome>& homes, const std::string& author,
-                               std::int64_t now) {
+                               const std::map<RecordId, RecordHome>& homes,
+                               const std::string& author, std::int64_t now) {
   std::vector<Change> changes = group.changes;
   for (Change& change : changes) {
     change.author = author;

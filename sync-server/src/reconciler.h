@@ -42,7 +42,7 @@ struct SyncSummary {
   SyncOutcome outcome = SyncOutcome::kOk;
   std::size_t groups_accepted = 0;
   std::size_t groups_rejected = 0;
-  std::size_t changes_received = 0;   // in the write groups the exchange answered
+  std::size_t changes_received = 0;  // in the write groups the exchange answered
   std::size_t changes_accepted = 0;
   std::size_t changes_sent = 0;
   std::size_t conflicts_created = 0;  // conflict-log entries the pushes made

@@ -11,8 +11,14 @@ ServerApp::ServerApp(ServerOptions options, std::shared_ptr<http::ServerLog> log
       credentials_(clock, options.credentials),
       reconciler_(*storage_, clock, Schema::domain(), options.reconciler),
       registry_(options.device_health, options.sync_history),
-      context_{std::move(options), clock,      *storage_, credentials_,
-               reconciler_,        registry_, *log_,     clock.monotonic_ms()},
+      context_{.options = std::move(options),
+               .clock = clock,
+               .storage = *storage_,
+               .credentials = credentials_,
+               .reconciler = reconciler_,
+               .registry = registry_,
+               .log = *log_,
+               .started_monotonic_ms = clock.monotonic_ms()},
       router_(log_) {
   add_device_routes(router_, context_);
   add_admin_session_routes(router_, context_);

@@ -44,10 +44,11 @@ struct ServerContext {
   std::int64_t started_monotonic_ms;  // for the overview's uptime
 };
 
-void add_device_routes(http::Router& router, ServerContext& context);         // device_api.cpp
-void add_admin_routes(http::Router& router, ServerContext& context);          // admin_api.cpp
-void add_monitor_routes(http::Router& router, ServerContext& context);        // monitor_api.cpp
-void add_admin_session_routes(http::Router& router, ServerContext& context);  // admin_session_api.cpp
+// The route tables, in device_api.cpp, admin_api.cpp, monitor_api.cpp, admin_session_api.cpp.
+void add_device_routes(http::Router& router, ServerContext& context);
+void add_admin_routes(http::Router& router, ServerContext& context);
+void add_monitor_routes(http::Router& router, ServerContext& context);
+void add_admin_session_routes(http::Router& router, ServerContext& context);
 
 class ServerApp {
  public:

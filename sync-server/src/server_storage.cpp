@@ -48,12 +48,4 @@ std::string_view to_string(SyncOutcome outcome) {
   return "unknown";
 }
 
-std::optional<SyncOutcome> sync_outcome_from_string(std::string_view name) {
-  for (const SyncOutcome outcome : {SyncOutcome::kOk, SyncOutcome::kRejected, SyncOutcome::kFailed,
-                                    SyncOutcome::kUpgradeRequired, SyncOutcome::kRevoked}) {
-    if (to_string(outcome) == name) return outcome;
-  }
-  return std::nullopt;
-}
-
 }  // namespace fieldsync::server

@@ -156,9 +156,11 @@ std::string without(std::string_view text, char dropped) {
 
 // A rejection as stored in rejected_groups.rejection: a binary response holding just it.
 Rejection decode_rejection(std::span<const std::uint8_t> blob) {
-  SyncResponse holder = decode_response(
-      std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()), WireFormat::kBinary);
-  if (holder.rejections.size() != 1) throw Error(ErrorCode::kIntegrity, "a stored rejection is corrupt");
+  SyncResponse holder =
+      decode_response(std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()),
+                      WireFormat::kBinary);
+  if (holder.rejections.size() != 1)
+    throw Error(ErrorCode::kIntegrity, "a stored rejection is corrupt");
   return std::move(holder.rejections.front());
 }
 
@@ -265,8 +267,9 @@ class SqliteTransaction final : public StorageTransaction {
   // --- Devices, enrolment, admin tokens ---
   void put_device(const Device& device) override {
     const DeviceActivity& activity = device.activity;
-    db_.prepare("INSERT OR REPLACE INTO devices(" + std::string(kDeviceColumns) +
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    db_.prepare(
+           "INSERT OR REPLACE INTO devices(" + std::string(kDeviceColumns) +
+           ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, device.id)
         .bind(2, device.user_id)
         .bind(3, static_cast<std::int64_t>(device.status))
@@ -295,7 +298,8 @@ class SqliteTransaction final : public StorageTransaction {
         .run();
   }
   std::optional<Device> device(const OriginId& id) override {
-    auto select = db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
+    auto select =
+        db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
     select.bind(1, id);
     if (!select.step()) return std::nullopt;
     return read_device(select);
@@ -303,7 +307,8 @@ class SqliteTransaction final : public StorageTransaction {
   std::vector<Device> devices(const DeviceFilter& filter) override {
     // Each condition holds when its parameter is empty, so one statement serves every filter.
     auto select = db_.prepare(
-        "SELECT " + std::string(kDeviceColumns) + " FROM devices d WHERE "
+        "SELECT " + std::string(kDeviceColumns) +
+        " FROM devices d WHERE "
         "(?1 = '' OR d.user_id = ?1) AND "
         "(?2 = '' OR d.user_id IN (SELECT id FROM users WHERE team_id = ?2)) AND "
         "(?3 = '' OR lower(json_extract(d.telemetry, '$.platform')) LIKE ?4 ESCAPE '\\') AND "
@@ -657,7 +662,8 @@ class SqliteTransaction final : public StorageTransaction {
     page.total = as_uint(count.column_int(0));
     auto select = db_.prepare(
         "SELECT device_id, user_id, write_group, code, message, record_id, field, change_count, "
-        "rejected_at" + std::string(kWhere) +
+        "rejected_at" +
+        std::string(kWhere) +
         " ORDER BY rejected_at DESC, device_id, write_group LIMIT ?5 OFFSET ?6");
     bind_filter(select);
     select.bind(5, static_cast<std::int64_t>(filter.limit))
@@ -711,7 +717,8 @@ class SqliteTransaction final : public StorageTransaction {
     const std::int64_t start = event.at_ms - event.at_ms % kActivityBucketMs;
     db_.prepare(
            "INSERT INTO sync_activity(start, syncs, failed_syncs, rejections, changes_pushed, "
-           "changes_pulled, conflicts, bytes_in, bytes_out) VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+           "changes_pulled, conflicts, bytes_in, bytes_out) VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, "
+           "?8) "
            "ON CONFLICT(start) DO UPDATE SET syncs = syncs + 1, failed_syncs = failed_syncs + ?2, "
            "rejections = rejections + ?3, changes_pushed = changes_pushed + ?4, "
            "changes_pulled = changes_pulled + ?5, conflicts = conflicts + ?6, "
@@ -785,9 +792,9 @@ class SqliteTransaction final : public StorageTransaction {
         "AND (?2 IS NULL OR c.lost_origin = ?2 OR w.origin = ?2) "
         "AND (?3 = '' OR l.author = ?3 OR w.author = ?3)";
     auto bind_filter = [&](Statement& statement) {
-      statement.bind(1, static_cast<std::int64_t>(filter.state == ConflictState::kAny  ? 0
-                                                   : filter.state == ConflictState::kOpen ? 1
-                                                                                          : 2));
+      statement.bind(1, static_cast<std::int64_t>(filter.state == ConflictState::kAny    ? 0
+                                                  : filter.state == ConflictState::kOpen ? 1
+                                                                                         : 2));
       if (filter.device) {
         statement.bind(2, *filter.device);
       } else {
@@ -803,7 +810,8 @@ class SqliteTransaction final : public StorageTransaction {
     auto select = db_.prepare(
         "SELECT c.record_id, l.collection, c.field, c.case_id, c.lost_hlc, c.lost_origin, "
         "l.author, l.received_at, w.hlc, w.origin, w.author, c.resolved_hlc, c.resolved_origin, "
-        "COALESCE(t.received_at, 0), c.seq" + std::string(kFrom) +
+        "COALESCE(t.received_at, 0), c.seq" +
+        std::string(kFrom) +
         " ORDER BY c.seq DESC, c.record_id, c.field, c.lost_hlc LIMIT ?4 OFFSET ?5");
     bind_filter(select);
     select.bind(4, static_cast<std::int64_t>(filter.limit))
@@ -818,7 +826,8 @@ class SqliteTransaction final : public StorageTransaction {
       entry.lost_author = select.column_text(6);
       entry.lost_received_ms = select.column_int(7);
       if (!select.is_null(8)) {
-        entry.winner = Version{Hlc::from_packed(as_uint(select.column_int(8))), select.column_uuid(9)};
+        entry.winner =
+            Version{Hlc::from_packed(as_uint(select.column_int(8))), select.column_uuid(9)};
         entry.winner_author = select.column_text(10);
       }
       if (!select.is_null(11)) {
@@ -1029,7 +1038,8 @@ class SqliteStorage final : public ServerStorage {
     for (std::size_t i = static_cast<std::size_t>(version); i < sqlite_schema::kMigrations.size(); ++i) {
       db_.exec(sqlite_schema::kMigrations[i]);
     }
-    const bool upgraded = version > 0 && version < static_cast<int>(sqlite_schema::kMigrations.size());
+    const bool upgraded =
+        version > 0 && version < static_cast<int>(sqlite_schema::kMigrations.size());
     if (upgraded) fill_rejection_columns();
     if (version == 0) {
       for (const char* key : {"epoch", "origin"}) {
@@ -1043,7 +1053,8 @@ class SqliteStorage final : public ServerStorage {
   // Rejected groups stored before their code and message had columns of their own get them from
   // the stored rejection (SQL cannot decode it). Rows written since always have a code.
   void fill_rejection_columns() {
-    auto select = db_.prepare("SELECT device_id, write_group, rejection FROM rejected_groups WHERE code = 0");
+    auto select =
+        db_.prepare("SELECT device_id, write_group, rejection FROM rejected_groups WHERE code = 0");
     auto update = db_.prepare(
         "UPDATE rejected_groups SET code = ?, message = ? WHERE device_id = ? AND write_group = ?");
     while (select.step()) {

@@ -66,23 +66,23 @@ struct CaseAllocation {
 // What the server itself saw of a device's syncs, for the admins' device registry. Updated in
 // each sync's own transaction (device_registry.h says how); metadata only, never case content.
 struct DeviceActivity {
-  std::int64_t last_attempt_ms = 0;      // last sync request, whatever its answer
-  std::uint64_t pending_changes = 0;     // its outbox after its last sync, as far as it is known
-  std::int64_t oldest_pending_at_ms = 0; // when the oldest of those was made (0: none)
-  std::int64_t clock_offset_ms = 0;      // its wall clock minus the server's, at its last sync
-  std::uint32_t failed_in_a_row = 0;     // syncs since its last one that went well
-  std::string last_error_code;           // of its last sync that failed or had a group rejected
-  std::string last_error_message;        // as answered to the device: never quotes data
+  std::int64_t last_attempt_ms = 0;       // last sync request, whatever its answer
+  std::uint64_t pending_changes = 0;      // its outbox after its last sync, as far as it is known
+  std::int64_t oldest_pending_at_ms = 0;  // when the oldest of those was made (0: none)
+  std::int64_t clock_offset_ms = 0;       // its wall clock minus the server's, at its last sync
+  std::uint32_t failed_in_a_row = 0;      // syncs since its last one that went well
+  std::string last_error_code;            // of its last sync that failed or had a group rejected
+  std::string last_error_message;         // as answered to the device: never quotes data
   std::int64_t last_error_ms = 0;
   // Totals since enrolment.
   std::uint64_t syncs = 0;
-  std::uint64_t failed_syncs = 0;        // failed, rejected a group, or required an upgrade
-  std::uint64_t changes_pushed = 0;      // accepted from the device
-  std::uint64_t changes_pulled = 0;      // sent to the device
-  std::uint64_t conflicts = 0;           // conflict-log entries its pushes created
-  std::uint64_t rejections = 0;          // its write groups the server rejected
-  std::uint64_t bytes_in = 0;            // request bodies
-  std::uint64_t bytes_out = 0;           // response bodies
+  std::uint64_t failed_syncs = 0;    // failed, rejected a group, or required an upgrade
+  std::uint64_t changes_pushed = 0;  // accepted from the device
+  std::uint64_t changes_pulled = 0;  // sent to the device
+  std::uint64_t conflicts = 0;       // conflict-log entries its pushes created
+  std::uint64_t rejections = 0;      // its write groups the server rejected
+  std::uint64_t bytes_in = 0;        // request bodies
+  std::uint64_t bytes_out = 0;       // response bodies
   friend bool operator==(const DeviceActivity&, const DeviceActivity&) = default;
 };
 
@@ -117,7 +117,6 @@ enum class SyncOutcome : std::uint8_t {
   kRevoked = 5,          // a revoked device: only its wipe directive was sent
 };
 std::string_view to_string(SyncOutcome outcome);
-std::optional<SyncOutcome> sync_outcome_from_string(std::string_view name);
 
 // One sync round trip of one device: the device's recent history, and the fleet's activity.
 struct SyncEvent {
@@ -269,13 +268,13 @@ struct ConflictMetadata {
   std::string collection;
   std::string field;
   CaseId case_id;
-  Version lost;                  // the overwritten change: its device is lost.origin
+  Version lost;  // the overwritten change: its device is lost.origin
   std::string lost_author;
   std::int64_t lost_received_ms = 0;
   std::optional<Version> winner;  // the field's current winner
   std::string winner_author;
   std::optional<Version> resolved_by;
-  std::int64_t updated_ms = 0;    // when the entry was last touched (made, re-won or resolved)
+  std::int64_t updated_ms = 0;  // when the entry was last touched (made, re-won or resolved)
   std::uint64_t seq = 0;
 };
 
