@@ -1,6 +1,6 @@
-// The audit log's routes, for admins holding the monitor role: GET /admin/api/audit lists entries
+// The audit log's routes, for admins holding the monitor role: GET /v1/admin/audit lists entries
 // with filters (actor, action, device, case, time range), newest first and paged;
-// GET /admin/api/audit/verify walks the hash chain and names the first row where it breaks.
+// GET /v1/admin/audit/verify walks the hash chain and names the first row where it breaks.
 // Entries carry metadata only (audit_trail.h). See docs/http-api.md ("Audit log").
 #include <charconv>
 
@@ -118,11 +118,11 @@ Response verify(ServerContext& context, const Request& request) {
 }  // namespace
 
 void add_audit_routes(http::Router& router, ServerContext& context) {
-  router.add({"GET", "/admin/api/audit", "admin.audit.list",
+  router.add({"GET", "/v1/admin/audit", "admin.audit.list",
               [&context](const Request& request, const http::PathParams&) {
                 return list_entries(context, request);
               }});
-  router.add({"GET", "/admin/api/audit/verify", "admin.audit.verify",
+  router.add({"GET", "/v1/admin/audit/verify", "admin.audit.verify",
               [&context](const Request& request, const http::PathParams&) {
                 return verify(context, request);
               }});

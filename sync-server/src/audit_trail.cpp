@@ -20,7 +20,9 @@ struct AuditedAdminRoute {
   std::array<std::string_view, 3> members;
 };
 
-constexpr std::array<AuditedAdminRoute, 7> kAuditedAdminRoutes = {{
+constexpr std::array<AuditedAdminRoute, 9> kAuditedAdminRoutes = {{
+    {"admin.session.open", "session.login", {}},
+    {"admin.session.close", "session.logout", {}},
     {"admin.teams.create", "team.created", {"team_id", "name"}},
     {"admin.users.create", "user.created", {"user_id", "team_id", "role"}},
     {"admin.cases.create", "case.created", {"case_id", "team_id", "worker_id"}},

@@ -82,7 +82,10 @@ std::optional<Credentials::Bearer> Credentials::parse_bearer(std::string_view au
   for (std::size_t i = 0; i < kScheme.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
   }
-  const std::string_view token = authorization.substr(kScheme.size());
+  return parse_token(authorization.substr(kScheme.size()));
+}
+
+std::optional<Credentials::Bearer> Credentials::parse_token(std::string_view token) {
   const std::size_t dot = token.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == token.size() || token.size() > 256) {
     return std::nullopt;
@@ -162,7 +165,12 @@ SyncIdentity Credentials::authenticate_device(StorageTransaction& tx, std::strin
 
 AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::string_view authorization,
                                               const std::string& address) {
-  const auto bearer = parse_bearer(authorization);
+  return check_admin_token(tx, parse_bearer(authorization), address);
+}
+
+AdminIdentity Credentials::check_admin_token(StorageTransaction& tx,
+                                             const std::optional<Bearer>& bearer,
+                                             const std::string& address) {
   check_not_limited(address, bearer ? "admin:" + bearer->id : "");
   if (!bearer) fail(address, "", "an admin token is required: Authorization: Bearer <token>");
   auto token = tx.admin_token(bearer->id);
@@ -172,7 +180,48 @@ AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::strin
   if (token->expires_at_ms != 0 && token->expires_at_ms <= clock_.wall_ms()) {
     fail(address, "admin:" + bearer->id, "the admin token has expired");
   }
-  return AdminIdentity{std::move(*token)};
+  const std::int64_t expires_at_ms = token->expires_at_ms;
+  return AdminIdentity{std::move(*token), false, expires_at_ms};
+}
+
+OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx,
+                                                   std::string_view token_text,
+                                                   const std::string& address) {
+  AdminIdentity admin = check_admin_token(tx, parse_token(token_text), address);
+  const std::int64_t now = clock_.wall_ms();
+  tx.delete_admin_sessions_expired_by(now);
+  std::int64_t expires_at_ms = now + options_.admin_session_lifetime_ms;
+  if (admin.token.expires_at_ms != 0)
+    expires_at_ms = std::min(expires_at_ms, admin.token.expires_at_ms);
+  std::string secret = random_secret();
+  tx.put_admin_session({hash_of(secret), admin.token.id, now, expires_at_ms});
+  admin.by_session = true;
+  admin.expires_at_ms = expires_at_ms;
+  return OpenedAdminSession{std::move(secret), std::move(admin), now};
+}
+
+AdminIdentity Credentials::authenticate_admin_session(StorageTransaction& tx,
+                                                      std::string_view secret,
+                                                      const std::string& address) {
+  check_not_limited(address, "");
+  const std::int64_t now = clock_.wall_ms();
+  const auto session = tx.admin_session(hash_of(secret));
+  if (!session || session->expires_at_ms <= now) {
+    fail(address, "", "the dashboard session has ended: log in again");
+  }
+  auto token = tx.admin_token(session->token_id);
+  if (!token || (token->expires_at_ms != 0 && token->expires_at_ms <= now)) {
+    fail(address, "", "the admin token of this dashboard session has expired: log in again");
+  }
+  return AdminIdentity{std::move(*token), true, session->expires_at_ms};
+}
+
+void Credentials::close_admin_session(StorageTransaction& tx, std::string_view secret) {
+  tx.delete_admin_session(hash_of(secret));
+}
+
+std::string Credentials::csrf_token_for(std::string_view session_secret) {
+  return crypto::to_hex(hash_of("fieldsync csrf " + std::string(session_secret)));
 }
 
 Enrolled Credentials::enrol(StorageTransaction& tx, std::string_view typed_code,

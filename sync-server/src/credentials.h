@@ -7,6 +7,11 @@
 // from an unambiguous alphabet (shown in groups of four): the first 8 name the code, the other
 // 16 (80 bits) are its secret; it is bound to one user, works once, and expires.
 //
+// An admin logs in to the dashboard with an admin token and gets a session: a random 256-bit
+// secret for an HttpOnly cookie, of which the server keeps only the SHA-256. A session carries
+// its token's name and roles, ends at logout, after its lifetime, or when its token expires.
+// Its CSRF token is derived from the secret, so nothing more is stored for it.
+//
 // Failed attempts are counted per address and per account; past the limit within the window,
 // every attempt from there (right or wrong) gets 429 with Retry-After until the window moves on.
 //
@@ -29,6 +34,7 @@ struct CredentialOptions {
   int max_failures = 10;                         // per address and per account, in the window
   std::int64_t failure_window_ms = 15 * 60 * 1000;
   std::int64_t enrolment_code_lifetime_ms = 24 * 60 * 60 * 1000;
+  std::int64_t admin_session_lifetime_ms = 8 * 60 * 60 * 1000;
 };
 
 // Who is syncing, as the token said.
@@ -44,7 +50,15 @@ struct Enrolled {
 
 struct AdminIdentity {
   AdminToken token;
+  bool by_session = false;         // a dashboard session, not a bearer token
+  std::int64_t expires_at_ms = 0;  // when this login stops working (0: never)
   bool has_role(std::string_view role) const;
+};
+
+struct OpenedAdminSession {
+  std::string secret;  // for the cookie; the server keeps only its hash
+  AdminIdentity admin;
+  std::int64_t opened_at_ms = 0;
 };
 
 inline constexpr std::string_view kAdminRoles[] = {"monitor", "manage", "enrol"};
@@ -60,6 +74,19 @@ class Credentials {
                                    const std::string& address);
   AdminIdentity authenticate_admin(StorageTransaction& tx, std::string_view authorization,
                                    const std::string& address);
+
+  // A dashboard login with an admin token's text ("<id>.<secret>", as pasted in the form): a new
+  // session, ending after the session lifetime or at the token's expiry, whichever comes first.
+  // Expired sessions are dropped on the way. Throws as authenticate_admin does.
+  OpenedAdminSession open_admin_session(StorageTransaction& tx, std::string_view token_text,
+                                        const std::string& address);
+  // The admin behind a session cookie's secret; Error(kUnauthorized) once it has ended.
+  AdminIdentity authenticate_admin_session(StorageTransaction& tx, std::string_view secret,
+                                           const std::string& address);
+  // Logout: the session no longer works (nothing happens for an unknown secret).
+  void close_admin_session(StorageTransaction& tx, std::string_view secret);
+  // The CSRF token of a session: what the dashboard sends back in a header with each change.
+  static std::string csrf_token_for(std::string_view session_secret);
 
   // Uses an enrolment code: a new device for the code's user, with its token.
   Enrolled enrol(StorageTransaction& tx, std::string_view code, const Telemetry& telemetry,
@@ -82,6 +109,9 @@ class Credentials {
     std::string secret;
   };
   static std::optional<Bearer> parse_bearer(std::string_view authorization);
+  static std::optional<Bearer> parse_token(std::string_view token);
+  AdminIdentity check_admin_token(StorageTransaction& tx, const std::optional<Bearer>& bearer,
+                                  const std::string& address);
   // Throws RateLimitedError when `address` or `account` is over the limit.
   void check_not_limited(const std::string& address, const std::string& account);
   [[noreturn]] void fail(const std::string& address, const std::string& account,

@@ -70,55 +70,114 @@ std::optional<WireFormat> format_of(std::string_view content_type) {
   return std::nullopt;
 }
 
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+// The error a failed sync was answered with, as its device saw it, in the registry: in a
+// transaction of its own, since the sync's was rolled back. Recording is best effort: the
+// device's answer does not wait on it, and a failure to record is logged.
+void record_failed_sync(ServerContext& context, const SyncIdentity& identity,
+                        const Response& answer, const Request& request,
+                        std::chrono::steady_clock::time_point started) {
+  const nlohmann::json body =
+      nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  SyncRecord record;
+  record.outcome = SyncOutcome::kFailed;
+  record.at_ms = context.clock.wall_ms();
+  record.duration_ms = elapsed_ms(started);
+  record.bytes_in = request.body.size();
+  record.bytes_out = answer.body.size();
+  record.error_code = body.is_object() ? body.value("error", "") : "";
+  record.error_message = body.is_object() ? body.value("message", "") : "";
+  try {
+    auto tx = context.storage.begin();
+    context.registry.record_failed_sync(*tx, identity.device.id, record);
+    tx->commit();
+  } catch (const std::exception& error) {
+    context.log.error("sync_failure_not_recorded", {{"device", identity.device.id.to_string()},
+                                                    {"cause", http::describe_for_log(error)}});
+  }
+}
+
+// An authenticated device's sync: decoded, reconciled, recorded in the registry and committed
+// together.
+Response exchange(ServerContext& context, const Request& request, WireFormat format,
+                  std::chrono::steady_clock::time_point started) {
+  DecodeLimits limits;
+  limits.max_body_bytes = format == WireFormat::kBinary ? context.options.max_binary_body_bytes
+                                                        : context.options.max_json_body_bytes;
+  const SyncRequest sync_request = decode_request(request.body, format, limits);
+
+  auto tx = context.storage.begin();
+  SyncIdentity identity = context.credentials.authenticate_device(*tx, authorization_of(request),
+                                                                  request.remote_address);
+  SyncSummary summary;
+  const SyncResponse sync_response = context.reconciler.sync(*tx, identity, sync_request, summary);
+  Response response;
+  response.content_type = format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
+  response.body = encode_response(sync_response, format);
+
+  SyncRecord record;
+  record.outcome = summary.outcome;
+  record.at_ms = context.reconciler.now_ms();
+  record.duration_ms = elapsed_ms(started);
+  record.changes_sent_by_device = summary.changes_received;
+  record.changes_accepted = summary.changes_accepted;
+  record.changes_pulled = summary.changes_sent;
+  record.groups_rejected = summary.groups_rejected;
+  record.conflicts = summary.conflicts_detected;
+  record.bytes_in = request.body.size();
+  record.bytes_out = response.body.size();
+  record.error_code = summary.error_code;
+  record.error_message = summary.error_message;
+  context.registry.record_sync(*tx, identity.device, record);
+  context.audit.sync(*tx, identity.device.id, identity.user.id, request.remote_address, summary);
+  tx->commit();  // durable (synchronous=FULL) before any acknowledgement leaves
+  context.metrics.count_sync(summary);
+
+  context.log.info("sync", {{"device", identity.device.id.to_string()},
+                            {"user", identity.user.id},
+                            {"outcome", to_string(summary.outcome)},
+                            {"groups_accepted", summary.groups_accepted},
+                            {"groups_rejected", summary.groups_rejected},
+                            {"changes_in", summary.changes_accepted},
+                            {"changes_out", summary.changes_sent},
+                            {"more", sync_response.more},
+                            {"directives", sync_response.directives.size()},
+                            {"ms", elapsed_ms(started)}});
+  return response;
+}
+
 Response sync(ServerContext& context, const Request& request) {
   const auto started = std::chrono::steady_clock::now();
-  const auto format = format_of(request.header("Content-Type").value_or(""));
-  if (!format) {
-    return http::error_response(http::ProtocolError::kUnsupportedMediaType,
-                                "send the sync request as " + std::string(kBinaryContentType) +
-                                    " or " + std::string(kJsonContentType));
-  }
-  DecodeLimits limits;
-  limits.max_body_bytes = *format == WireFormat::kBinary ? context.options.max_binary_body_bytes
-                                                         : context.options.max_json_body_bytes;
-  // Who is asking comes first: a body is only decoded for a device that may send one.
+  // Who is asking comes first: a body is only looked at for a device that may send one, and only
+  // a known device's failures go to the registry.
+  SyncIdentity identity;
   {
     auto check = context.storage.begin();
-    authenticated(context, check, request, "device", [&](StorageTransaction& open) {
+    identity = authenticated(context, check, request, "device", [&](StorageTransaction& open) {
       return context.credentials.authenticate_device(open, authorization_of(request),
                                                      request.remote_address);
     });
   }
-  const SyncRequest sync_request = decode_request(request.body, *format, limits);
-
-  auto tx = context.storage.begin();
-  SyncIdentity identity =
-      context.credentials.authenticate_device(*tx, authorization_of(request), request.remote_address);
-  const OriginId device_id = identity.device.id;
-  const std::string device = device_id.to_string();
-  const std::string user = identity.user.id;
-  SyncSummary summary;
-  const SyncResponse sync_response = context.reconciler.sync(*tx, std::move(identity), sync_request, summary);
-  context.audit.sync(*tx, device_id, user, request.remote_address, summary);
-  tx->commit();  // durable (synchronous=FULL) before any acknowledgement leaves
-  context.metrics.count_sync(summary);
-
-  Response response;
-  response.content_type = *format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
-  response.body = encode_response(sync_response, *format);
-  context.log.info(
-      "sync", {{"device", device},
-               {"user", user},
-               {"groups_accepted", summary.groups_accepted},
-               {"groups_rejected", summary.groups_rejected},
-               {"changes_in", summary.changes_accepted},
-               {"changes_out", summary.changes_sent},
-               {"more", sync_response.more},
-               {"directives", sync_response.directives.size()},
-               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count()}});
-  return response;
+  const auto format = format_of(request.header("Content-Type").value_or(""));
+  if (!format) {
+    Response refused =
+        http::error_response(http::ProtocolError::kUnsupportedMediaType,
+                             "send the sync request as " + std::string(kBinaryContentType) +
+                                 " or " + std::string(kJsonContentType));
+    record_failed_sync(context, identity, refused, request, started);
+    return refused;
+  }
+  try {
+    return exchange(context, request, *format, started);
+  } catch (const std::exception& error) {
+    record_failed_sync(context, identity, http::error_response(error), request, started);
+    throw;  // the router answers it (and logs a fault)
+  }
 }
 
 }  // namespace

@@ -116,6 +116,12 @@ const std::vector<Option>& options() {
        [](Settings& s, const std::string& v) { s.app.credentials.max_failures = static_cast<int>(parse_number("max-auth-failures", v, 1, 100000)); }},
       {"auth-window-s", "N", "window in which failed authentications are counted (default: 900)",
        [](Settings& s, const std::string& v) { s.app.credentials.failure_window_ms = parse_number("auth-window-s", v, 1, 86400) * 1000; }},
+      {"stale-after-h", "N", "no successful sync for N hours makes a device stale, or at risk if it holds unsynced changes (default: 24)",
+       [](Settings& s, const std::string& v) { s.app.device_health.stale_after_ms = parse_number("stale-after-h", v, 1, 24 * 365) * 3600 * 1000; }},
+      {"failing-syncs", "N", "N syncs in a row that failed or had a write group rejected make a device at risk (default: 3)",
+       [](Settings& s, const std::string& v) { s.app.device_health.failing_after = static_cast<std::uint32_t>(parse_number("failing-syncs", v, 1, 1000)); }},
+      {"admin-session-hours", "N", "lifetime of a dashboard login (default: 8)",
+       [](Settings& s, const std::string& v) { s.app.credentials.admin_session_lifetime_ms = parse_number("admin-session-hours", v, 1, 24 * 30) * 3600 * 1000; }},
       {"log-level", "LEVEL", "debug, info, warning, error or off (default: info)",
        [](Settings& s, const std::string& v) { s.log_level = v; }},
       {"node-name", "NAME", "this server's name in metrics and the audit log; unique per node when\n"
@@ -138,7 +144,8 @@ void print_help(std::ostream& out) {
          "  fieldsync-server [options]            serve devices and admins\n"
          "  fieldsync-server admin create-token --name NAME [--roles monitor,manage,enrol]\n"
          "                   [--expires-in-days N] [--data DIR] [--node-name NAME]\n"
-         "                                        print a new admin token (keep it secret);\n"
+         "                                        print a new admin token (keep it secret); it\n"
+         "                                        expires after 90 days unless N says otherwise;\n"
          "                                        the audit log records it\n"
          "  fieldsync-server --help | --version\n\n"
          "With no options it keeps its data in ./fieldsync-data and listens on\n"
@@ -155,7 +162,7 @@ void print_help(std::ostream& out) {
          "the metrics' counters; after a SIGKILL or a crash the counts since the last periodic save\n"
          "(--metrics-save-s) are lost. Logs are JSON lines on standard error; they never contain\n"
          "case content. Every admin action, enrolment, sync that moved data, directive and refused\n"
-         "authentication is written to a hash-chained audit log (GET /admin/api/audit).\n";
+         "authentication is written to a hash-chained audit log (GET /v1/admin/audit).\n";
 }
 
 const Option& find_option(const std::string& name) {
@@ -239,7 +246,7 @@ int create_admin_token(const std::vector<std::string>& args) {
   std::string name;
   std::string roles_text = "monitor,manage,enrol";
   std::string node = server::host_node_name();
-  std::int64_t days = 0;
+  std::int64_t days = 90;
   for (std::size_t i = 3; i < args.size(); ++i) {
     auto value = [&]() -> const std::string& {
       if (i + 1 >= args.size()) throw Error(ErrorCode::kInvalidArgument, args[i] + " needs a value");
@@ -286,6 +293,9 @@ int serve(Settings settings) {
     throw Error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
   }
   if (!settings.tls_cert.empty()) settings.http.tls = http::TlsFiles{settings.tls_cert, settings.tls_key};
+  // Browsers reach the server over HTTPS: its own, or a TLS proxy's when plain HTTP is allowed
+  // off loopback.
+  settings.app.secure_cookies = settings.http.tls.has_value() || settings.http.allow_plain_non_loopback;
   settings.http.log = log;
 
   // Signals are taken by sigwait below, so every thread must have them blocked from the start.

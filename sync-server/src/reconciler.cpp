@@ -76,17 +76,27 @@ class Reconciler::Session {
     device_.last_seen_ms = now_;
     if (device_.status == DeviceStatus::kRevoked) {
       ensure_directive(DirectiveKind::kWipe, "this device was revoked: " + device_.status_reason);
+      summary_.outcome = SyncOutcome::kRevoked;
     } else if (device_.status == DeviceStatus::kActive || device_.status == DeviceStatus::kRetiring) {
       if (!owner_.options_.min_core_version.empty() &&
           version_less(request.telemetry.core_version, owner_.options_.min_core_version)) {
         ensure_directive(DirectiveKind::kUpgradeRequired, owner_.options_.min_core_version);
+        summary_.outcome = SyncOutcome::kUpgradeRequired;
+        summary_.error_code = "upgrade_required";
+        summary_.error_message = "the device's core is older than the server's minimum " +
+                                 owner_.options_.min_core_version;
       } else {
         exchange(request);
       }
     }
     response_.directives = tx_.open_directives(device_.id);
-    tx_.put_device(device_);
     owner_.persist_clock(tx_);
+    if (summary_.outcome == SyncOutcome::kOk && !response_.rejections.empty()) {
+      const Rejection& first = response_.rejections.front();
+      summary_.outcome = SyncOutcome::kRejected;
+      summary_.error_code = to_string(first.code);
+      summary_.error_message = first.message;
+    }
     return std::move(response_);
   }
 
@@ -100,7 +110,10 @@ class Reconciler::Session {
     // A cursor from another epoch (a restored server) or none at all: start from scratch.
     if (!same_epoch) tx_.remove_device_cases(device_.id);
     reconcile_scope();
-    for (const WriteGroup& group : request.write_groups) push(group);
+    for (const WriteGroup& group : request.write_groups) {
+      summary_.changes_received += group.changes.size();
+      push(group);
+    }
     device_.last_sync_ms = now_;
     if (device_.status == DeviceStatus::kRetiring) {
       ensure_directive(DirectiveKind::kRetire, "this device was retired: " + device_.status_reason);
@@ -223,17 +236,21 @@ class Reconciler::Session {
     if (group.changes.empty()) return Refusal{RejectionCode::kMalformed, "the write group is empty"};
     for (const Change& change : group.changes) {
       if (change.write_group != group.id) {
-        return Refusal{RejectionCode::kMalformed, "a change names another write group"};
+        return Refusal{RejectionCode::kMalformed, "a change names another write group",
+                       change.record_id, change.field};
       }
       if (change.version.origin != device_.id) {
         return Refusal{RejectionCode::kScope,
-                               "a change is stamped by another device than the token's"};
+                       "a change is stamped by another device than the token's", change.record_id,
+                       change.field};
       }
       if (change.device_seq == 0) {
-        return Refusal{RejectionCode::kMalformed, "a change has no sequence number"};
+        return Refusal{RejectionCode::kMalformed, "a change has no sequence number",
+                       change.record_id, change.field};
       }
       if (change.collection == "case" && change.record_id != change.case_id) {
-        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id"};
+        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -250,10 +267,12 @@ class Reconciler::Session {
     const auto limit = now_ + owner_.options_.max_clock_ahead_ms;
     for (const Change& change : group.changes) {
       if (static_cast<std::int64_t>(change.version.hlc.ms()) > limit) {
-        return Refusal{RejectionCode::kClockSkew,
-                               "stamped " +
-                                   std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
-                                   " s ahead of the server's time: re-stamp and resend"};
+        return Refusal{
+            RejectionCode::kClockSkew,
+            "stamped " +
+                std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
+                " s ahead of the server's time: re-stamp and resend",
+            change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -273,23 +292,26 @@ class Reconciler::Session {
                  : stored->second;
       if (home.collection != change.collection || home.case_id != change.case_id) {
         return Refusal{RejectionCode::kScope,
-                               "record " + change.record_id.to_string() +
-                                   " belongs to another collection or case than the change claims"};
+                       "record " + change.record_id.to_string() +
+                           " belongs to another collection or case than the change claims",
+                       change.record_id, change.field};
       }
       if (is_new && change.collection == "case") {
         return Refusal{RejectionCode::kScope,
-                               "cases are created by the council's system, not by devices"};
+                       "cases are created by the council's system, not by devices",
+                       change.record_id, change.field};
       }
       if (!writable_.contains(change.case_id)) {
         return Refusal{RejectionCode::kScope,
-                               "case " + change.case_id.to_string() + " is not allocated to you"};
+                       "case " + change.case_id.to_string() + " is not allocated to you",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
   }
 
   void reject(const WriteGroup& group, const Bytes& hash, Refusal reason) {
-    Rejection rejection{group.id, reason.code, std::move(reason.message), {}};
+    Rejection rejection{group.id, reason.code, reason.message, {}};
     for (const FieldKey& field : touched_fields(group)) {
       // Only values of cases the device may hold: a group naming another case's record id must
       // not learn that record's content from its rejection.
@@ -298,7 +320,8 @@ class Reconciler::Session {
         rejection.server_values.push_back(current->change);
       }
     }
-    tx_.put_rejected_group({device_.id, rejection, hash, now_});
+    tx_.put_rejected_group({device_.id, rejection, hash, now_, user_.id, group.changes.size(),
+                            reason.record_id, reason.field});
     response_.rejections.push_back(std::move(rejection));
     send_open_conflicts_of(group);
     count_rejection(group, reason.code);
@@ -425,7 +448,7 @@ Reconciler::Reconciler(ServerStorage& storage, ClockSource& clock, const Schema&
     : clock_(clock), schema_(schema), options_(std::move(options)),
       hlc_(clock, initial_floor(storage)), group_ids_(clock) {}
 
-SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity identity,
+SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity& identity,
                               const SyncRequest& request, SyncSummary& summary) {
   Session session(*this, tx, identity, summary);
   return session.run(request);
@@ -455,7 +478,7 @@ std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, 
       const ValidationProblem& problem = problems.front();
       return Refusal{
           problem.code == ErrorCode::kFrozen ? RejectionCode::kFrozen : RejectionCode::kValidation,
-          problem.message};
+          problem.message, record_id, problem.field};
     }
   }
   return std::nullopt;

@@ -38,10 +38,13 @@ struct ReconcilerOptions {
   std::string min_core_version;                      // empty: no minimum
 };
 
-// What one sync did, for the log, the audit log and the metrics (never content).
+// What one sync did, for the log, the audit log, the metrics and the device registry (never
+// content).
 struct SyncSummary {
+  SyncOutcome outcome = SyncOutcome::kOk;
   std::size_t groups_accepted = 0;
   std::size_t groups_rejected = 0;
+  std::size_t changes_received = 0;  // in the write groups the exchange answered
   std::size_t changes_accepted = 0;
   std::size_t changes_sent = 0;
 
@@ -60,6 +63,8 @@ struct SyncSummary {
   bool exchanged_data() const {
     return groups_accepted + groups_rejected + changes_sent + conflicts_sent > 0;
   }
+  std::string error_code;     // the first rejection's code, or upgrade_required
+  std::string error_message;  // never quotes data
 };
 
 class Reconciler {
@@ -67,9 +72,10 @@ class Reconciler {
   Reconciler(ServerStorage& storage, ClockSource& clock, const Schema& schema,
              ReconcilerOptions options);
 
-  // One sync round trip inside `tx` (not committed here). `identity.device` is updated and
-  // saved (telemetry, last seen, status after acknowledged directives).
-  SyncResponse sync(StorageTransaction& tx, SyncIdentity identity, const SyncRequest& request,
+  // One sync round trip inside `tx` (not committed here). `identity.device` is updated
+  // (telemetry, last seen, last sync, status after acknowledged directives) but not saved: the
+  // caller saves it in `tx`, with the sync's record (DeviceRegistry::record_sync).
+  SyncResponse sync(StorageTransaction& tx, SyncIdentity& identity, const SyncRequest& request,
                     SyncSummary& summary);
 
   // A record created or edited by the server itself (a case from the admin API): validated like
@@ -87,6 +93,8 @@ class Reconciler {
   struct Refusal {
     RejectionCode code;
     std::string message;
+    RecordId record_id = {};  // what the refusal is about; nil: the whole group
+    std::string field = {};
   };
 
   // Validates every record the group touches as merged with the current state.

@@ -1,6 +1,9 @@
 // Route access: credentials, roles and the record of refusals. See route_access.h.
 #include "route_access.h"
 
+#include <algorithm>
+
+#include "admin_routes.h"
 #include "credentials.h"
 #include "http/error_mapping.h"
 
@@ -38,18 +41,33 @@ void record_refusal(ServerContext& context, const http::Request& request, std::s
 }
 
 AdminIdentity authorize_admin(ServerContext& context, std::unique_ptr<StorageTransaction>& tx,
-                              const http::Request& request, std::string_view role,
+                              const http::Request& request, std::span<const std::string> roles,
                               std::string_view route_name) {
   AdminIdentity admin = authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
-    return context.credentials.authenticate_admin(open, authorization_of(request),
-                                                  request.remote_address);
+    return authenticate_admin_request(context, open, request);
   });
-  if (admin.has_role(role)) return admin;
+  if (roles.empty() ||
+      std::ranges::any_of(roles, [&](const std::string& role) { return admin.has_role(role); })) {
+    return admin;
+  }
+  std::string needed;
+  std::string quoted;
+  for (const std::string& role : roles) {
+    needed += (needed.empty() ? "" : " or ") + role;
+    quoted += (quoted.empty() ? "'" : " or '") + role + "'";
+  }
   tx.reset();
   append_alone(context, [&](StorageTransaction& denied) {
-    context.audit.access_denied(denied, admin, request.remote_address, role, route_name);
+    context.audit.access_denied(denied, admin, request.remote_address, needed, route_name);
   });
-  throw Error(ErrorCode::kForbidden, "this admin token lacks the '" + std::string(role) + "' role");
+  throw Error(ErrorCode::kForbidden, "this admin lacks the " + quoted + " role");
+}
+
+AdminIdentity authorize_admin(ServerContext& context, std::unique_ptr<StorageTransaction>& tx,
+                              const http::Request& request, std::string_view role,
+                              std::string_view route_name) {
+  const std::string roles[] = {std::string(role)};
+  return authorize_admin(context, tx, request, roles, route_name);
 }
 
 }  // namespace fieldsync::server

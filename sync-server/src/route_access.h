@@ -11,6 +11,8 @@
 #pragma once
 
 #include <memory>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "fieldsync/error.h"
@@ -39,9 +41,13 @@ auto authenticated(ServerContext& context, std::unique_ptr<StorageTransaction>& 
   }
 }
 
-// The admin behind the request's bearer token, holding `role`. Throws Error(kUnauthorized),
-// RateLimitedError or Error(kForbidden) (this last one also written to the audit log, naming
-// `route_name`); `tx` is released then.
+// The admin behind the request (its bearer token, or its dashboard session: see admin_routes.h),
+// holding one of `roles` (none: any admin). Throws Error(kUnauthorized), RateLimitedError or
+// Error(kForbidden) (this last one also written to the audit log, naming `route_name`); `tx` is
+// released then.
+AdminIdentity authorize_admin(ServerContext& context, std::unique_ptr<StorageTransaction>& tx,
+                              const http::Request& request, std::span<const std::string> roles,
+                              std::string_view route_name);
 AdminIdentity authorize_admin(ServerContext& context, std::unique_ptr<StorageTransaction>& tx,
                               const http::Request& request, std::string_view role,
                               std::string_view route_name);

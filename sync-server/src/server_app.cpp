@@ -30,10 +30,22 @@ ServerApp::ServerApp(ServerOptions options, std::shared_ptr<http::ServerLog> log
       reconciler_(*storage_, clock, Schema::domain(), options.reconciler),
       audit_(clock, node_name_of(options)),
       metrics_(node_name_of(options), clock.wall_ms()),
-      context_{std::move(options), clock, *storage_, credentials_, reconciler_, *log_, audit_, metrics_},
+      registry_(options.device_health, options.sync_history),
+      context_{.options = std::move(options),
+               .clock = clock,
+               .storage = *storage_,
+               .credentials = credentials_,
+               .reconciler = reconciler_,
+               .registry = registry_,
+               .log = *log_,
+               .audit = audit_,
+               .metrics = metrics_,
+               .started_monotonic_ms = clock.monotonic_ms()},
       router_(log_) {
   add_device_routes(router_, context_);
+  add_admin_session_routes(router_, context_);
   add_admin_routes(router_, context_);
+  add_monitor_routes(router_, context_);
   add_audit_routes(router_, context_);
   add_metrics_routes(router_, context_);
 

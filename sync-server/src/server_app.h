@@ -11,6 +11,7 @@
 
 #include "audit_trail.h"
 #include "credentials.h"
+#include "device_registry.h"
 #include "fieldsync/clock_source.h"
 #include "fieldsync/server/server_storage.h"
 #include "http/address_allow_list.h"
@@ -25,6 +26,11 @@ struct ServerOptions {
   std::string data_dir = "fieldsync-data";   // the SQLite store's directory
   ReconcilerOptions reconciler;
   CredentialOptions credentials;
+  DeviceHealthRules device_health;
+  SyncHistoryLimits sync_history;
+  // Session cookies get the Secure attribute: set when browsers reach the server over HTTPS (its
+  // own TLS, or a TLS proxy in front).
+  bool secure_cookies = false;
   std::size_t max_binary_body_bytes = 32u << 20;
   // JSON costs about 20 times its size in memory while decoded, so its cap is lower.
   std::size_t max_json_body_bytes = 4u << 20;
@@ -35,18 +41,21 @@ struct ServerOptions {
   http::AddressAllowList metrics_allow;
 };
 
-// Everything a route handler needs (the handlers live in device_api.cpp and admin_api.cpp).
+// Everything a route handler needs.
 struct ServerContext {
   ServerOptions options;
   ClockSource& clock;
   ServerStorage& storage;
   Credentials& credentials;
   Reconciler& reconciler;
+  DeviceRegistry& registry;
   http::ServerLog& log;
   AuditTrail& audit;
   ServerMetrics& metrics;
+  std::int64_t started_monotonic_ms;  // for the overview's uptime
 };
 
+// The route tables, in device_api.cpp, admin_api.cpp, monitor_api.cpp, admin_session_api.cpp.
 void add_device_routes(http::Router& router, ServerContext& context);
 void add_admin_routes(http::Router& router, ServerContext& context);
 void add_audit_routes(http::Router& router, ServerContext& context);
@@ -54,6 +63,8 @@ void add_metrics_routes(http::Router& router, ServerContext& context);
 
 // The host's name (for the default node name); "fieldsync" when it has none usable.
 std::string host_node_name();
+void add_monitor_routes(http::Router& router, ServerContext& context);
+void add_admin_session_routes(http::Router& router, ServerContext& context);
 
 class ServerApp {
  public:
@@ -79,6 +90,7 @@ class ServerApp {
   Reconciler reconciler_;
   AuditTrail audit_;
   ServerMetrics metrics_;
+  DeviceRegistry registry_;
   ServerContext context_;
   http::Router router_;
 };

@@ -37,4 +37,15 @@ std::optional<DeviceStatus> device_status_from_string(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view to_string(SyncOutcome outcome) {
+  switch (outcome) {
+    case SyncOutcome::kOk: return "ok";
+    case SyncOutcome::kRejected: return "rejected";
+    case SyncOutcome::kFailed: return "failed";
+    case SyncOutcome::kUpgradeRequired: return "upgrade_required";
+    case SyncOutcome::kRevoked: return "revoked";
+  }
+  return "unknown";
+}
+
 }  // namespace fieldsync::server

@@ -6,6 +6,7 @@
 // device's visit), so the backend keeps one connection and hands it to one transaction at a time
 // under a mutex; other requests wait for it (never fail for it).
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <mutex>
 
@@ -137,6 +138,34 @@ ConflictEntry read_conflict(const Statement& row) {
 constexpr std::string_view kConflictColumns =
     "record_id, field, lost_hlc, lost_origin, case_id, resolved_hlc, resolved_origin, seq";
 
+// A LIKE pattern (ESCAPE '\\') that finds `text`, lower-cased, anywhere or at the start only.
+std::string like_pattern(std::string_view text, bool prefix_only) {
+  std::string pattern = prefix_only ? "" : "%";
+  for (const char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return pattern + "%";
+}
+
+std::string without(std::string_view text, char dropped) {
+  std::string kept;
+  for (const char c : text) {
+    if (c != dropped) kept.push_back(c);
+  }
+  return kept;
+}
+
+// A rejection as stored in rejected_groups.rejection: a binary response holding just it.
+Rejection decode_rejection(std::span<const std::uint8_t> blob) {
+  SyncResponse holder =
+      decode_response(std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()),
+                      WireFormat::kBinary);
+  if (holder.rejections.size() != 1)
+    throw Error(ErrorCode::kIntegrity, "a stored rejection is corrupt");
+  return std::move(holder.rejections.front());
+}
+
 bool is_constraint_violation(const Error& error) {
   return error.domain() == ErrorDomain::kSqlite && (error.code() & 0xFF) == 19;  // SQLITE_CONSTRAINT
 }
@@ -239,9 +268,10 @@ class SqliteTransaction final : public StorageTransaction {
 
   // --- Devices, enrolment, admin tokens ---
   void put_device(const Device& device) override {
+    const DeviceActivity& activity = device.activity;
     db_.prepare(
-           "INSERT OR REPLACE INTO devices(id, user_id, status, token_hash, enrolled_at, last_seen, "
-           "last_sync, status_reason, telemetry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "INSERT OR REPLACE INTO devices(" + std::string(kDeviceColumns) +
+           ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, device.id)
         .bind(2, device.user_id)
         .bind(3, static_cast<std::int64_t>(device.status))
@@ -251,17 +281,51 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(7, device.last_sync_ms)
         .bind(8, device.status_reason)
         .bind(9, telemetry_to_json(device.telemetry).dump())
+        .bind(10, activity.last_attempt_ms)
+        .bind(11, as_int(activity.pending_changes))
+        .bind(12, activity.oldest_pending_at_ms)
+        .bind(13, activity.clock_offset_ms)
+        .bind(14, static_cast<std::int64_t>(activity.failed_in_a_row))
+        .bind(15, activity.last_error_code)
+        .bind(16, activity.last_error_message)
+        .bind(17, activity.last_error_ms)
+        .bind(18, as_int(activity.syncs))
+        .bind(19, as_int(activity.failed_syncs))
+        .bind(20, as_int(activity.changes_pushed))
+        .bind(21, as_int(activity.changes_pulled))
+        .bind(22, as_int(activity.conflicts))
+        .bind(23, as_int(activity.rejections))
+        .bind(24, as_int(activity.bytes_in))
+        .bind(25, as_int(activity.bytes_out))
         .run();
   }
   std::optional<Device> device(const OriginId& id) override {
-    auto select = db_.prepare(std::string(kDeviceSelect) + " WHERE id = ?");
+    auto select =
+        db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?");
     select.bind(1, id);
     if (!select.step()) return std::nullopt;
     return read_device(select);
   }
-  std::vector<Device> devices() override {
+  std::vector<Device> devices(const DeviceFilter& filter) override {
+    // Each condition holds when its parameter is empty, so one statement serves every filter.
+    auto select = db_.prepare(
+        "SELECT " + std::string(kDeviceColumns) +
+        " FROM devices d WHERE "
+        "(?1 = '' OR d.user_id = ?1) AND "
+        "(?2 = '' OR d.user_id IN (SELECT id FROM users WHERE team_id = ?2)) AND "
+        "(?3 = '' OR lower(json_extract(d.telemetry, '$.platform')) LIKE ?4 ESCAPE '\\') AND "
+        "(?5 = '' OR lower(hex(d.id)) LIKE ?6 ESCAPE '\\' OR lower(d.user_id) LIKE ?7 ESCAPE '\\' "
+        "     OR d.user_id IN (SELECT id FROM users WHERE lower(name) LIKE ?7 ESCAPE '\\')) "
+        "ORDER BY d.id");
+    const std::string text_without_dashes = without(filter.text, '-');
+    select.bind(1, filter.user_id)
+        .bind(2, filter.team_id)
+        .bind(3, filter.platform)
+        .bind(4, like_pattern(filter.platform, /*prefix_only=*/true))
+        .bind(5, filter.text)
+        .bind(6, like_pattern(text_without_dashes, false))
+        .bind(7, like_pattern(filter.text, false));
     std::vector<Device> devices;
-    auto select = db_.prepare(std::string(kDeviceSelect) + " ORDER BY user_id, enrolled_at");
     while (select.step()) devices.push_back(read_device(select));
     return devices;
   }
@@ -320,6 +384,32 @@ class SqliteTransaction final : public StorageTransaction {
     return AdminToken{select.column_text(0), select.column_bytes(1), select.column_text(2),
                       split_roles(select.column_text(3)), select.column_int(4),
                       select.column_int(5)};
+  }
+
+  void put_admin_session(const AdminSession& session) override {
+    db_.prepare(
+           "INSERT INTO admin_sessions(secret_hash, token_id, created_at, expires_at) "
+           "VALUES (?, ?, ?, ?)")
+        .bind_blob(1, session.secret_hash)
+        .bind(2, session.token_id)
+        .bind(3, session.created_at_ms)
+        .bind(4, session.expires_at_ms)
+        .run();
+  }
+  std::optional<AdminSession> admin_session(const Bytes& secret_hash) override {
+    auto select = db_.prepare(
+        "SELECT secret_hash, token_id, created_at, expires_at FROM admin_sessions "
+        "WHERE secret_hash = ?");
+    select.bind_blob(1, secret_hash);
+    if (!select.step()) return std::nullopt;
+    return AdminSession{select.column_bytes(0), select.column_text(1), select.column_int(2),
+                        select.column_int(3)};
+  }
+  void delete_admin_session(const Bytes& secret_hash) override {
+    db_.prepare("DELETE FROM admin_sessions WHERE secret_hash = ?").bind_blob(1, secret_hash).run();
+  }
+  void delete_admin_sessions_expired_by(std::int64_t now_ms) override {
+    db_.prepare("DELETE FROM admin_sessions WHERE expires_at <= ?").bind(1, now_ms).run();
   }
 
   // --- What a device holds ---
@@ -520,31 +610,242 @@ class SqliteTransaction final : public StorageTransaction {
   std::optional<RejectedGroup> rejected_group(const OriginId& device,
                                               const WriteGroupId& group) override {
     auto select = db_.prepare(
-        "SELECT rejection, content_hash, rejected_at FROM rejected_groups "
-        "WHERE device_id = ? AND write_group = ?");
+        "SELECT rejection, content_hash, rejected_at, user_id, change_count, record_id, field "
+        "FROM rejected_groups WHERE device_id = ? AND write_group = ?");
     select.bind(1, device).bind(2, group);
     if (!select.step()) return std::nullopt;
-    const auto blob = select.column_blob(0);
-    SyncResponse holder = decode_response(
-        std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()),
-        WireFormat::kBinary);
-    if (holder.rejections.size() != 1) throw Error(ErrorCode::kIntegrity, "a stored rejection is corrupt");
-    return RejectedGroup{device, std::move(holder.rejections.front()), select.column_bytes(1),
-                         select.column_int(2)};
+    return RejectedGroup{device,
+                         decode_rejection(select.column_blob(0)),
+                         select.column_bytes(1),
+                         select.column_int(2),
+                         select.column_text(3),
+                         as_uint(select.column_int(4)),
+                         select.is_null(5) ? RecordId{} : select.column_uuid(5),
+                         select.column_text(6)};
   }
   void put_rejected_group(const RejectedGroup& rejected) override {
     SyncResponse holder;
     holder.rejections.push_back(rejected.rejection);
     const std::string blob = encode_response(holder, WireFormat::kBinary);
-    db_.prepare(
-           "INSERT OR REPLACE INTO rejected_groups(device_id, write_group, rejection, "
-           "content_hash, rejected_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(1, rejected.device)
+    auto insert = db_.prepare(
+        "INSERT OR REPLACE INTO rejected_groups(device_id, write_group, rejection, content_hash, "
+        "rejected_at, user_id, code, message, record_id, field, change_count) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, rejected.device)
         .bind(2, rejected.rejection.write_group)
         .bind_blob(3, std::span(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size()))
         .bind_blob(4, rejected.content_hash)
         .bind(5, rejected.rejected_at_ms)
+        .bind(6, rejected.user_id)
+        .bind(7, static_cast<std::int64_t>(rejected.rejection.code))
+        .bind(8, rejected.rejection.message)
+        .bind(10, rejected.field)
+        .bind(11, as_int(rejected.change_count));
+    if (rejected.record_id.is_nil()) {
+      insert.bind_null(9);
+    } else {
+      insert.bind(9, rejected.record_id);
+    }
+    insert.run();
+  }
+  Page<RejectionMetadata> rejections(const RejectionFilter& filter) override {
+    constexpr std::string_view kWhere =
+        " FROM rejected_groups WHERE (?1 IS NULL OR device_id = ?1) AND (?2 = '' OR user_id = ?2) "
+        "AND (?3 = 0 OR code = ?3) AND rejected_at >= ?4";
+    auto bind_filter = [&](Statement& statement) {
+      if (filter.device) {
+        statement.bind(1, *filter.device);
+      } else {
+        statement.bind_null(1);
+      }
+      statement.bind(2, filter.user_id)
+          .bind(3, filter.code ? static_cast<std::int64_t>(*filter.code) : 0)
+          .bind(4, filter.since_ms);
+    };
+    Page<RejectionMetadata> page;
+    auto count = db_.prepare("SELECT COUNT(*)" + std::string(kWhere));
+    bind_filter(count);
+    count.step();
+    page.total = as_uint(count.column_int(0));
+    auto select = db_.prepare(
+        "SELECT device_id, user_id, write_group, code, message, record_id, field, change_count, "
+        "rejected_at" +
+        std::string(kWhere) +
+        " ORDER BY rejected_at DESC, device_id, write_group LIMIT ?5 OFFSET ?6");
+    bind_filter(select);
+    select.bind(5, static_cast<std::int64_t>(filter.limit))
+        .bind(6, static_cast<std::int64_t>(filter.offset));
+    while (select.step()) {
+      RejectionMetadata rejection;
+      rejection.device = select.column_uuid(0);
+      rejection.user_id = select.column_text(1);
+      rejection.write_group = select.column_uuid(2);
+      rejection.code = static_cast<RejectionCode>(select.column_int(3));
+      rejection.message = select.column_text(4);
+      if (!select.is_null(5)) rejection.record_id = select.column_uuid(5);
+      rejection.field = select.column_text(6);
+      rejection.change_count = as_uint(select.column_int(7));
+      rejection.rejected_at_ms = select.column_int(8);
+      page.items.push_back(std::move(rejection));
+    }
+    return page;
+  }
+
+  // --- The device registry's history ---
+  void add_sync_event(const SyncEvent& event, const SyncHistoryLimits& limits) override {
+    db_.prepare(
+           "INSERT INTO sync_events(device_id, user_id, at, outcome, duration_ms, changes_pushed, "
+           "changes_pulled, groups_rejected, conflicts, bytes_in, bytes_out, error_code, "
+           "error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, event.device)
+        .bind(2, event.user_id)
+        .bind(3, event.at_ms)
+        .bind(4, static_cast<std::int64_t>(event.outcome))
+        .bind(5, event.duration_ms)
+        .bind(6, as_int(event.changes_pushed))
+        .bind(7, as_int(event.changes_pulled))
+        .bind(8, as_int(event.groups_rejected))
+        .bind(9, as_int(event.conflicts))
+        .bind(10, as_int(event.bytes_in))
+        .bind(11, as_int(event.bytes_out))
+        .bind(12, event.error_code)
+        .bind(13, event.error_message)
         .run();
+    // The device's events beyond the newest `events_per_device` (found through the index).
+    db_.prepare(
+           "DELETE FROM sync_events WHERE device_id = ?1 AND id <= (SELECT id FROM sync_events "
+           "WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)")
+        .bind(1, event.device)
+        .bind(2, static_cast<std::int64_t>(limits.events_per_device))
+        .run();
+
+    const bool failed =
+        event.outcome == SyncOutcome::kFailed || event.outcome == SyncOutcome::kUpgradeRequired;
+    const std::int64_t start = event.at_ms - event.at_ms % kActivityBucketMs;
+    db_.prepare(
+           "INSERT INTO sync_activity(start, syncs, failed_syncs, rejections, changes_pushed, "
+           "changes_pulled, conflicts, bytes_in, bytes_out) VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, "
+           "?8) "
+           "ON CONFLICT(start) DO UPDATE SET syncs = syncs + 1, failed_syncs = failed_syncs + ?2, "
+           "rejections = rejections + ?3, changes_pushed = changes_pushed + ?4, "
+           "changes_pulled = changes_pulled + ?5, conflicts = conflicts + ?6, "
+           "bytes_in = bytes_in + ?7, bytes_out = bytes_out + ?8")
+        .bind(1, start)
+        .bind(2, failed ? 1 : 0)
+        .bind(3, as_int(event.groups_rejected))
+        .bind(4, as_int(event.changes_pushed))
+        .bind(5, as_int(event.changes_pulled))
+        .bind(6, as_int(event.conflicts))
+        .bind(7, as_int(event.bytes_in))
+        .bind(8, as_int(event.bytes_out))
+        .run();
+    db_.prepare("DELETE FROM sync_activity WHERE start < ?")
+        .bind(1, event.at_ms - limits.activity_kept_ms)
+        .run();
+  }
+  std::vector<SyncEvent> sync_events(const OriginId& device, std::size_t limit) override {
+    auto select = db_.prepare(
+        "SELECT device_id, user_id, at, outcome, duration_ms, changes_pushed, changes_pulled, "
+        "groups_rejected, conflicts, bytes_in, bytes_out, error_code, error_message "
+        "FROM sync_events WHERE device_id = ? ORDER BY id DESC LIMIT ?");
+    select.bind(1, device).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<SyncEvent> events;
+    while (select.step()) {
+      SyncEvent event;
+      event.device = select.column_uuid(0);
+      event.user_id = select.column_text(1);
+      event.at_ms = select.column_int(2);
+      event.outcome = static_cast<SyncOutcome>(select.column_int(3));
+      event.duration_ms = select.column_int(4);
+      event.changes_pushed = as_uint(select.column_int(5));
+      event.changes_pulled = as_uint(select.column_int(6));
+      event.groups_rejected = as_uint(select.column_int(7));
+      event.conflicts = as_uint(select.column_int(8));
+      event.bytes_in = as_uint(select.column_int(9));
+      event.bytes_out = as_uint(select.column_int(10));
+      event.error_code = select.column_text(11);
+      event.error_message = select.column_text(12);
+      events.push_back(std::move(event));
+    }
+    return events;
+  }
+  std::vector<SyncActivity> sync_activity(std::int64_t from_ms) override {
+    auto select = db_.prepare(
+        "SELECT start, syncs, failed_syncs, rejections, changes_pushed, changes_pulled, conflicts, "
+        "bytes_in, bytes_out FROM sync_activity WHERE start >= ? ORDER BY start");
+    select.bind(1, from_ms);
+    std::vector<SyncActivity> buckets;
+    while (select.step()) {
+      buckets.push_back({select.column_int(0), as_uint(select.column_int(1)),
+                         as_uint(select.column_int(2)), as_uint(select.column_int(3)),
+                         as_uint(select.column_int(4)), as_uint(select.column_int(5)),
+                         as_uint(select.column_int(6)), as_uint(select.column_int(7)),
+                         as_uint(select.column_int(8))});
+    }
+    return buckets;
+  }
+
+  // --- Conflicts for the admins ---
+  Page<ConflictMetadata> conflict_log(const ConflictFilter& filter) override {
+    // The lost change and the current winner come from history and current by their keys; their
+    // values are never selected.
+    constexpr std::string_view kFrom =
+        " FROM conflicts c "
+        "JOIN history l ON l.record_id = c.record_id AND l.field = c.field "
+        "  AND l.hlc = c.lost_hlc AND l.origin = c.lost_origin "
+        "LEFT JOIN current w ON w.record_id = c.record_id AND w.field = c.field "
+        "LEFT JOIN history t ON t.seq = c.seq "
+        "WHERE (?1 = 0 OR (?1 = 1) = (c.resolved_hlc IS NULL)) "
+        "AND (?2 IS NULL OR c.lost_origin = ?2 OR w.origin = ?2) "
+        "AND (?3 = '' OR l.author = ?3 OR w.author = ?3)";
+    auto bind_filter = [&](Statement& statement) {
+      statement.bind(1, static_cast<std::int64_t>(filter.state == ConflictState::kAny    ? 0
+                                                  : filter.state == ConflictState::kOpen ? 1
+                                                                                         : 2));
+      if (filter.device) {
+        statement.bind(2, *filter.device);
+      } else {
+        statement.bind_null(2);
+      }
+      statement.bind(3, filter.user_id);
+    };
+    Page<ConflictMetadata> page;
+    auto count = db_.prepare("SELECT COUNT(*)" + std::string(kFrom));
+    bind_filter(count);
+    count.step();
+    page.total = as_uint(count.column_int(0));
+    auto select = db_.prepare(
+        "SELECT c.record_id, l.collection, c.field, c.case_id, c.lost_hlc, c.lost_origin, "
+        "l.author, l.received_at, w.hlc, w.origin, w.author, c.resolved_hlc, c.resolved_origin, "
+        "COALESCE(t.received_at, 0), c.seq" +
+        std::string(kFrom) +
+        " ORDER BY c.seq DESC, c.record_id, c.field, c.lost_hlc LIMIT ?4 OFFSET ?5");
+    bind_filter(select);
+    select.bind(4, static_cast<std::int64_t>(filter.limit))
+        .bind(5, static_cast<std::int64_t>(filter.offset));
+    while (select.step()) {
+      ConflictMetadata entry;
+      entry.record_id = select.column_uuid(0);
+      entry.collection = select.column_text(1);
+      entry.field = select.column_text(2);
+      entry.case_id = select.column_uuid(3);
+      entry.lost = {Hlc::from_packed(as_uint(select.column_int(4))), select.column_uuid(5)};
+      entry.lost_author = select.column_text(6);
+      entry.lost_received_ms = select.column_int(7);
+      if (!select.is_null(8)) {
+        entry.winner =
+            Version{Hlc::from_packed(as_uint(select.column_int(8))), select.column_uuid(9)};
+        entry.winner_author = select.column_text(10);
+      }
+      if (!select.is_null(11)) {
+        entry.resolved_by =
+            Version{Hlc::from_packed(as_uint(select.column_int(11))), select.column_uuid(12)};
+      }
+      entry.updated_ms = select.column_int(13);
+      entry.seq = as_uint(select.column_int(14));
+      page.items.push_back(std::move(entry));
+    }
+    return page;
   }
 
   // --- Directives ---
@@ -724,9 +1025,11 @@ class SqliteTransaction final : public StorageTransaction {
     return records;
   }
 
-  static constexpr std::string_view kDeviceSelect =
-      "SELECT id, user_id, status, token_hash, enrolled_at, last_seen, last_sync, status_reason, "
-      "telemetry FROM devices";
+  static constexpr std::string_view kDeviceColumns =
+      "id, user_id, status, token_hash, enrolled_at, last_seen, last_sync, status_reason, "
+      "telemetry, last_attempt, pending_changes, oldest_pending_at, clock_offset, "
+      "failed_in_a_row, last_error_code, last_error_message, last_error_at, syncs, failed_syncs, "
+      "changes_pushed, changes_pulled, conflicts, rejections, bytes_in, bytes_out";
 
   static Device read_device(const Statement& row) {
     Device device;
@@ -739,6 +1042,23 @@ class SqliteTransaction final : public StorageTransaction {
     device.last_sync_ms = row.column_int(6);
     device.status_reason = row.column_text(7);
     device.telemetry = telemetry_from_json(row.column_text(8));
+    DeviceActivity& activity = device.activity;
+    activity.last_attempt_ms = row.column_int(9);
+    activity.pending_changes = as_uint(row.column_int(10));
+    activity.oldest_pending_at_ms = row.column_int(11);
+    activity.clock_offset_ms = row.column_int(12);
+    activity.failed_in_a_row = static_cast<std::uint32_t>(row.column_int(13));
+    activity.last_error_code = row.column_text(14);
+    activity.last_error_message = row.column_text(15);
+    activity.last_error_ms = row.column_int(16);
+    activity.syncs = as_uint(row.column_int(17));
+    activity.failed_syncs = as_uint(row.column_int(18));
+    activity.changes_pushed = as_uint(row.column_int(19));
+    activity.changes_pulled = as_uint(row.column_int(20));
+    activity.conflicts = as_uint(row.column_int(21));
+    activity.rejections = as_uint(row.column_int(22));
+    activity.bytes_in = as_uint(row.column_int(23));
+    activity.bytes_out = as_uint(row.column_int(24));
     return device;
   }
 
@@ -859,6 +1179,9 @@ class SqliteStorage final : public ServerStorage {
     for (std::size_t i = static_cast<std::size_t>(version); i < sqlite_schema::kMigrations.size(); ++i) {
       db_.exec(sqlite_schema::kMigrations[i]);
     }
+    const bool upgraded =
+        version > 0 && version < static_cast<int>(sqlite_schema::kMigrations.size());
+    if (upgraded) fill_rejection_columns();
     if (version == 0) {
       for (const char* key : {"epoch", "origin"}) {
         db_.prepare("INSERT INTO meta(key, value) VALUES (?, ?)").bind(1, key).bind(2, Uuid::random_v4()).run();
@@ -866,6 +1189,24 @@ class SqliteStorage final : public ServerStorage {
     }
     db_.set_user_version(static_cast<int>(sqlite_schema::kMigrations.size()));
     transaction.commit();
+  }
+
+  // Rejected groups stored before their code and message had columns of their own get them from
+  // the stored rejection (SQL cannot decode it). Rows written since always have a code.
+  void fill_rejection_columns() {
+    auto select =
+        db_.prepare("SELECT device_id, write_group, rejection FROM rejected_groups WHERE code = 0");
+    auto update = db_.prepare(
+        "UPDATE rejected_groups SET code = ?, message = ? WHERE device_id = ? AND write_group = ?");
+    while (select.step()) {
+      const Rejection rejection = decode_rejection(select.column_blob(2));
+      update.reset();
+      update.bind(1, static_cast<std::int64_t>(rejection.code))
+          .bind(2, rejection.message)
+          .bind(3, select.column_uuid(0))
+          .bind(4, select.column_uuid(1))
+          .run();
+    }
   }
 
   std::string path_;

@@ -11,7 +11,7 @@
 
 namespace fieldsync::server::sqlite_schema {
 
-inline constexpr std::array<std::string_view, 3> kMigrations = {
+inline constexpr std::array<std::string_view, 4> kMigrations = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -98,6 +98,54 @@ CREATE TRIGGER audit_cases_no_delete BEFORE DELETE ON audit_cases
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE node_counters(node TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
                            PRIMARY KEY(node, name)) WITHOUT ROWID;
+)sql",
+    // 4: the device registry (what the server saw of each device's syncs), each device's recent
+    // syncs, the fleet's activity in 5-minute buckets, dashboard sessions, and what admins may
+    // see of rejected groups (the code and message are filled from the stored rejection for
+    // rows older than this step: see SqliteStorage::migrate).
+    R"sql(
+ALTER TABLE devices ADD COLUMN last_attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN pending_changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN oldest_pending_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN clock_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN failed_in_a_row INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN last_error_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_error_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_error_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN syncs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN failed_syncs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN changes_pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN changes_pulled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN bytes_in INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN bytes_out INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE sync_events(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL, user_id TEXT NOT NULL,
+                         at INTEGER NOT NULL, outcome INTEGER NOT NULL,
+                         duration_ms INTEGER NOT NULL, changes_pushed INTEGER NOT NULL,
+                         changes_pulled INTEGER NOT NULL, groups_rejected INTEGER NOT NULL,
+                         conflicts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+                         bytes_out INTEGER NOT NULL, error_code TEXT NOT NULL,
+                         error_message TEXT NOT NULL);
+CREATE INDEX sync_events_by_device ON sync_events(device_id, id);
+CREATE TABLE sync_activity(start INTEGER PRIMARY KEY, syncs INTEGER NOT NULL,
+                           failed_syncs INTEGER NOT NULL, rejections INTEGER NOT NULL,
+                           changes_pushed INTEGER NOT NULL, changes_pulled INTEGER NOT NULL,
+                           conflicts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+                           bytes_out INTEGER NOT NULL);
+CREATE TABLE admin_sessions(secret_hash BLOB PRIMARY KEY, token_id TEXT NOT NULL,
+                            created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions(expires_at);
+ALTER TABLE rejected_groups ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE rejected_groups ADD COLUMN code INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rejected_groups ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE rejected_groups ADD COLUMN record_id BLOB;
+ALTER TABLE rejected_groups ADD COLUMN field TEXT NOT NULL DEFAULT '';
+ALTER TABLE rejected_groups ADD COLUMN change_count INTEGER NOT NULL DEFAULT 0;
+UPDATE rejected_groups SET user_id = COALESCE(
+    (SELECT user_id FROM devices WHERE devices.id = rejected_groups.device_id), '');
+CREATE INDEX rejected_groups_by_time ON rejected_groups(rejected_at);
+CREATE INDEX conflicts_by_seq ON conflicts(seq);
 )sql",
 };
 

@@ -211,9 +211,9 @@ TEST_CASE("A row altered or deleted in the stopped server's file is found and na
   const Council council = set_up_council(server.admin());
   TestDevice amira(server, "amira");
   REQUIRE(amira.sync().outcome == client::SyncOutcome::kCompleted);
-  const json intact = server.admin().call("GET", "/admin/api/audit/verify");
+  const json intact = server.admin().call("GET", "/v1/admin/audit/verify");
   REQUIRE(intact.at("intact") == true);
-  const json created = server.admin().call("GET", "/admin/api/audit?action=case.created&limit=1");
+  const json created = server.admin().call("GET", "/v1/admin/audit?action=case.created&limit=1");
   const std::uint64_t seq = created.at("entries").at(0).at("seq");
   CHECK(created.at("entries").at(0).at("case_ids") == json::array({council.sam.to_string()}));
 
@@ -240,7 +240,7 @@ TEST_CASE("A row altered or deleted in the stopped server's file is found and na
     db.exec(sql);
   }
   server.process().restart();
-  const json result = server.admin().call("GET", "/admin/api/audit/verify");
+  const json result = server.admin().call("GET", "/v1/admin/audit/verify");
   INFO(result.dump());
   CHECK(result.at("intact") == false);
   CHECK(result.at("first_bad_seq") == seq);
@@ -253,8 +253,8 @@ TEST_CASE("No case content in the metrics, the audit log or the server's log",
   Reader reader(server);
   const std::string token = server.process().create_admin_token("auditor", "monitor");
   const std::string metrics = reader.metrics(token);
-  const platform::HttpResponse audit = reader.get("/admin/api/audit?limit=1000", token);
-  const platform::HttpResponse verify = reader.get("/admin/api/audit/verify", token);
+  const platform::HttpResponse audit = reader.get("/v1/admin/audit?limit=1000", token);
+  const platform::HttpResponse verify = reader.get("/v1/admin/audit/verify", token);
   REQUIRE(audit.status == 200);
   REQUIRE(verify.status == 200);
   REQUIRE(json::parse(audit.body).at("entries").size() > 20);

@@ -308,7 +308,7 @@ TEST_CASE("An enrolment code works once, then never", "[security][identity]") {
     }
   }
 
-  const nlohmann::json devices = server.admin().call("GET", "/v1/admin/devices");
+  const nlohmann::json devices = server.admin().call("GET", "/v1/admin/devices").at("devices");
   REQUIRE(devices.size() == 1);
   CHECK(devices.front().at("device_id") == first.device_id.to_string());
 

@@ -41,7 +41,7 @@ json get_json(ServerFixture& server, const std::string& path, const std::string&
 
 // Entries matching `query`, oldest first.
 std::vector<json> entries(ServerFixture& server, const std::string& query = "limit=1000") {
-  const json answer = get_json(server, "/admin/api/audit", query);
+  const json answer = get_json(server, "/v1/admin/audit", query);
   std::vector<json> list(answer.at("entries").begin(), answer.at("entries").end());
   std::reverse(list.begin(), list.end());
   return list;
@@ -61,7 +61,7 @@ std::vector<json> with_action(const std::vector<json>& list, const std::string& 
 }
 
 json verify(ServerFixture& server) {
-  return get_json(server, "/admin/api/audit/verify");
+  return get_json(server, "/v1/admin/audit/verify");
 }
 
 std::string admin_actor(const std::string& token) {
@@ -133,7 +133,7 @@ TEST_CASE("Each admin action is written to the audit log with who did it", "[ser
   CHECK(list[12].at("device_id") == tablet.id.to_string());
 
   SECTION("no enrolment code or token is ever written") {
-    const std::string all = get_json(server, "/admin/api/audit", "limit=1000").dump();
+    const std::string all = get_json(server, "/v1/admin/audit", "limit=1000").dump();
     std::string typed = code;
     std::erase(typed, '-');
     CHECK(all.find(code) == std::string::npos);
@@ -337,7 +337,7 @@ TEST_CASE("The audit log is filtered and paged", "[server][audit]") {
     std::vector<std::uint64_t> seen;
     std::string query = "limit=7";
     for (int page = 0; page < 100; ++page) {
-      const json answer = get_json(server, "/admin/api/audit", query);
+      const json answer = get_json(server, "/v1/admin/audit", query);
       CHECK(answer.at("entries").size() <= 7);
       for (const json& entry : answer.at("entries")) seen.push_back(entry.at("seq"));
       if (answer.at("next_before").is_null()) break;
@@ -352,7 +352,7 @@ TEST_CASE("The audit log is filtered and paged", "[server][audit]") {
                                     "before=0", "colour=red", "limit=1&limit=2", "actor=%zz"}) {
       INFO(query);
       const http::Response response =
-          audit_call(server, "/admin/api/audit", query, server.admin_token);
+          audit_call(server, "/v1/admin/audit", query, server.admin_token);
       CHECK(response.status == 400);
       CHECK_FALSE(error_message(response).empty());
     }
@@ -363,7 +363,7 @@ TEST_CASE("Only the monitor role reads the audit log", "[server][audit][auth]") 
   ServerFixture server;
   const std::string monitor = server.issue_admin_token({"monitor"});
   const std::string others = server.issue_admin_token({"manage", "enrol"});
-  for (const std::string path : {"/admin/api/audit", "/admin/api/audit/verify"}) {
+  for (const std::string path : {"/v1/admin/audit", "/v1/admin/audit/verify"}) {
     INFO(path);
     CHECK(audit_call(server, path, {}, monitor).status == 200);
     const http::Response denied = audit_call(server, path, {}, others);

@@ -66,6 +66,7 @@ class ServerFixture {
 
   // --- HTTP, in-process (counted in the metrics, as the HTTP server does) ---
   http::Response dispatch(http::Request request);
+  // `path` may carry a query string ("/v1/admin/devices?state=stale").
   http::Response call(const std::string& method, const std::string& path, std::string body = {},
                       const std::string& content_type = {}, const std::string& bearer = {},
                       const std::string& address = kDefaultAddress);
@@ -92,6 +93,8 @@ class ServerFixture {
   http::Response enrol_call(const std::string& code, const std::string& address = kDefaultAddress);
   void revoke(const TestDevice& device);
   void retire(const TestDevice& device);
+  // The device's entry in the registry, with its recent syncs (GET /v1/admin/devices/{id}).
+  nlohmann::json device_entry(const TestDevice& device);
 
   // --- Devices ---
   // A write group as the device's outbox makes it: stamped by the device after every stamp it

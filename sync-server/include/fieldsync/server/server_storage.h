@@ -63,6 +63,29 @@ struct CaseAllocation {
   std::string worker_id;
 };
 
+// What the server itself saw of a device's syncs, for the admins' device registry. Updated in
+// each sync's own transaction (device_registry.h says how); metadata only, never case content.
+struct DeviceActivity {
+  std::int64_t last_attempt_ms = 0;       // last sync request, whatever its answer
+  std::uint64_t pending_changes = 0;      // its outbox after its last sync, as far as it is known
+  std::int64_t oldest_pending_at_ms = 0;  // when the oldest of those was made (0: none)
+  std::int64_t clock_offset_ms = 0;       // its wall clock minus the server's, at its last sync
+  std::uint32_t failed_in_a_row = 0;      // syncs since its last one that went well
+  std::string last_error_code;            // of its last sync that failed or had a group rejected
+  std::string last_error_message;         // as answered to the device: never quotes data
+  std::int64_t last_error_ms = 0;
+  // Totals since enrolment.
+  std::uint64_t syncs = 0;
+  std::uint64_t failed_syncs = 0;    // failed, rejected a group, or required an upgrade
+  std::uint64_t changes_pushed = 0;  // accepted from the device
+  std::uint64_t changes_pulled = 0;  // sent to the device
+  std::uint64_t conflicts = 0;       // conflict-log entries its pushes created
+  std::uint64_t rejections = 0;      // its write groups the server rejected
+  std::uint64_t bytes_in = 0;        // request bodies
+  std::uint64_t bytes_out = 0;       // response bodies
+  friend bool operator==(const DeviceActivity&, const DeviceActivity&) = default;
+};
+
 struct Device {
   OriginId id;
   std::string user_id;
@@ -70,9 +93,68 @@ struct Device {
   Bytes token_hash;  // SHA-256 of the token's secret
   std::int64_t enrolled_at_ms = 0;
   std::int64_t last_seen_ms = 0;       // last authenticated request
-  std::int64_t last_sync_ms = 0;       // last sync that committed
+  std::int64_t last_sync_ms = 0;       // last sync that committed an exchange (push and pull)
   std::string status_reason;           // why it was revoked or retired
   Telemetry telemetry;                 // as last reported
+  DeviceActivity activity;
+};
+
+// Which devices an admin asks for. Empty members do not filter.
+struct DeviceFilter {
+  std::string user_id;   // exactly this user's devices
+  std::string team_id;   // devices of this team's users
+  std::string platform;  // reported platform starting with this, any case ("android")
+  std::string text;      // part of the device id (dashes ignored), or of its user's id or name,
+                         // any case
+};
+
+// How one sync round trip ended, for the registry and its history.
+enum class SyncOutcome : std::uint8_t {
+  kOk = 1,               // pushed and pulled, nothing rejected
+  kRejected = 2,         // pushed and pulled, at least one write group rejected
+  kFailed = 3,           // answered with an error status: nothing of it was committed
+  kUpgradeRequired = 4,  // refused until the app is upgraded
+  kRevoked = 5,          // a revoked device: only its wipe directive was sent
+};
+std::string_view to_string(SyncOutcome outcome);
+
+// One sync round trip of one device: the device's recent history, and the fleet's activity.
+struct SyncEvent {
+  OriginId device;
+  std::string user_id;
+  std::int64_t at_ms = 0;
+  SyncOutcome outcome = SyncOutcome::kOk;
+  std::int64_t duration_ms = 0;
+  std::uint64_t changes_pushed = 0;
+  std::uint64_t changes_pulled = 0;
+  std::uint64_t groups_rejected = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string error_code;     // empty when it went well
+  std::string error_message;  // as answered to the device: never quotes data
+  friend bool operator==(const SyncEvent&, const SyncEvent&) = default;
+};
+
+// The fleet's syncs in one interval of kActivityBucketMs, starting at `start_ms`.
+inline constexpr std::int64_t kActivityBucketMs = 5 * 60 * 1000;
+struct SyncActivity {
+  std::int64_t start_ms = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t failed_syncs = 0;  // kFailed and kUpgradeRequired
+  std::uint64_t rejections = 0;    // write groups rejected
+  std::uint64_t changes_pushed = 0;
+  std::uint64_t changes_pulled = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  friend bool operator==(const SyncActivity&, const SyncActivity&) = default;
+};
+
+// How much sync history is kept: a device's newest events, and the fleet's activity for a time.
+struct SyncHistoryLimits {
+  std::size_t events_per_device = 100;
+  std::int64_t activity_kept_ms = 8LL * 24 * 60 * 60 * 1000;
 };
 
 struct EnrolmentCode {
@@ -90,6 +172,15 @@ struct AdminToken {
   std::vector<std::string> roles;   // "monitor", "manage", "enrol"
   std::int64_t created_at_ms = 0;
   std::int64_t expires_at_ms = 0;   // 0: does not expire
+};
+
+// A dashboard login: a cookie's secret stands for the admin token it was opened with, until it
+// expires or the admin logs out. The server keeps only the secret's SHA-256.
+struct AdminSession {
+  Bytes secret_hash;
+  std::string token_id;
+  std::int64_t created_at_ms = 0;
+  std::int64_t expires_at_ms = 0;
 };
 
 // Where an existing record lives; a device may never claim otherwise.
@@ -113,6 +204,34 @@ struct RejectedGroup {
   Rejection rejection;
   Bytes content_hash;
   std::int64_t rejected_at_ms = 0;
+  // For the admins: whose group it was, what it held, and the record and field the refusal is
+  // about (nil and empty when it is about the whole group).
+  std::string user_id;
+  std::uint64_t change_count = 0;
+  RecordId record_id;
+  std::string field;
+};
+
+// What admins see of a rejected group: never its values, nor the server's.
+struct RejectionMetadata {
+  OriginId device;
+  std::string user_id;
+  WriteGroupId write_group;
+  RejectionCode code = RejectionCode::kValidation;
+  std::string message;  // built from schema names, ids and numbers: never quotes data
+  RecordId record_id;   // nil when the refusal is about the whole group
+  std::string field;
+  std::uint64_t change_count = 0;
+  std::int64_t rejected_at_ms = 0;
+};
+
+struct RejectionFilter {
+  std::optional<OriginId> device;
+  std::string user_id;
+  std::optional<RejectionCode> code;
+  std::int64_t since_ms = 0;  // rejected at or after
+  std::size_t limit = 50;
+  std::size_t offset = 0;
 };
 
 // The server's view of which cases a device holds.
@@ -145,6 +264,38 @@ struct ConflictEntry {
   Version lost;
   std::optional<Version> resolved_by;  // set once a later change named `lost` in its base
   std::uint64_t seq = 0;               // the change that last touched the entry
+};
+
+// What admins see of a conflict-log entry: who and when, never the values.
+struct ConflictMetadata {
+  RecordId record_id;
+  std::string collection;
+  std::string field;
+  CaseId case_id;
+  Version lost;  // the overwritten change: its device is lost.origin
+  std::string lost_author;
+  std::int64_t lost_received_ms = 0;
+  std::optional<Version> winner;  // the field's current winner
+  std::string winner_author;
+  std::optional<Version> resolved_by;
+  std::int64_t updated_ms = 0;  // when the entry was last touched (made, re-won or resolved)
+  std::uint64_t seq = 0;
+};
+
+enum class ConflictState : std::uint8_t { kAny, kOpen, kResolved };
+struct ConflictFilter {
+  ConflictState state = ConflictState::kAny;
+  std::optional<OriginId> device;  // the lost or the winning side's device
+  std::string user_id;             // the lost or the winning side's author
+  std::size_t limit = 50;
+  std::size_t offset = 0;
+};
+
+// One page of a longer list, and how long the whole list is.
+template <class Item>
+struct Page {
+  std::vector<Item> items;
+  std::uint64_t total = 0;
 };
 
 // A field's place in the sequence, for paging.
@@ -228,7 +379,8 @@ class StorageTransaction {
   // --- Devices, enrolment, admin tokens ---
   virtual void put_device(const Device& device) = 0;  // insert or replace
   virtual std::optional<Device> device(const OriginId& id) = 0;
-  virtual std::vector<Device> devices() = 0;
+  // Devices matching `filter`, in id order.
+  virtual std::vector<Device> devices(const DeviceFilter& filter) = 0;
   virtual void put_enrolment_code(const EnrolmentCode& code) = 0;
   virtual std::optional<EnrolmentCode> enrolment_code(const std::string& id) = 0;
   // Marks the code used by `device`; false if it was already used (single use, across nodes).
@@ -236,6 +388,10 @@ class StorageTransaction {
                                   std::int64_t now_ms) = 0;
   virtual void put_admin_token(const AdminToken& token) = 0;
   virtual std::optional<AdminToken> admin_token(const std::string& id) = 0;
+  virtual void put_admin_session(const AdminSession& session) = 0;
+  virtual std::optional<AdminSession> admin_session(const Bytes& secret_hash) = 0;
+  virtual void delete_admin_session(const Bytes& secret_hash) = 0;
+  virtual void delete_admin_sessions_expired_by(std::int64_t now_ms) = 0;
 
   // --- What a device holds ---
   virtual std::vector<DeviceCase> device_cases(const OriginId& device) = 0;
@@ -286,6 +442,23 @@ class StorageTransaction {
   virtual std::optional<RejectedGroup> rejected_group(const OriginId& device,
                                                       const WriteGroupId& group) = 0;
   virtual void put_rejected_group(const RejectedGroup& rejected) = 0;  // insert or replace
+  // Rejected groups matching `filter`, newest first: one page and the total.
+  virtual Page<RejectionMetadata> rejections(const RejectionFilter& filter) = 0;
+
+  // --- The device registry's history (the device itself is saved with put_device) ---
+  // Appends one sync to its device's history and adds it to the fleet's activity; drops what
+  // `limits` no longer keeps (the device's oldest events, activity older than the event by more
+  // than activity_kept_ms).
+  virtual void add_sync_event(const SyncEvent& event, const SyncHistoryLimits& limits) = 0;
+  // A device's newest events, newest first, at most `limit`.
+  virtual std::vector<SyncEvent> sync_events(const OriginId& device, std::size_t limit) = 0;
+  // The fleet's activity in buckets starting at or after `from_ms`, oldest first; buckets
+  // without a sync are left out.
+  virtual std::vector<SyncActivity> sync_activity(std::int64_t from_ms) = 0;
+
+  // --- Conflicts for the admins ---
+  // Conflict-log entries matching `filter`, most recently touched first: one page and the total.
+  virtual Page<ConflictMetadata> conflict_log(const ConflictFilter& filter) = 0;
 
   // --- Directives ---
   // Adds a directive and returns its id.
