@@ -130,4 +130,15 @@ void DeviceRegistry::apply(StorageTransaction& tx, Device& device, const SyncRec
   tx.add_sync_event(event, limits_);
 }
 
+std::vector<std::pair<DeviceState, std::uint64_t>> DeviceRegistry::count_by_state(
+    StorageTransaction& tx, std::int64_t now_ms) const {
+  std::vector<std::pair<DeviceState, std::uint64_t>> counts;
+  for (const DeviceState state : kDeviceStates) counts.emplace_back(state, 0);
+  for (const Device& device : tx.devices({})) {
+    const DeviceState state = state_of(device, now_ms);
+    for (auto& [counted, count] : counts) count += counted == state ? 1 : 0;
+  }
+  return counts;
+}
+
 }  // namespace fieldsync::server

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <string_view>
 
 #include "fieldsync/server/server_storage.h"
@@ -73,6 +75,10 @@ class DeviceRegistry {
   DeviceState state_of(const Device& device, std::int64_t now_ms) const {
     return device_state(device, now_ms, rules_);
   }
+  // How many devices are in each state (every state listed, 0 when none is in it): for the
+  // overview and the metrics alike.
+  std::vector<std::pair<DeviceState, std::uint64_t>> count_by_state(StorageTransaction& tx,
+                                                                    std::int64_t now_ms) const;
   const DeviceHealthRules& rules() const { return rules_; }
   const SyncHistoryLimits& limits() const { return limits_; }
 

@@ -10,15 +10,13 @@ namespace {
 using http::Request;
 using http::Response;
 
-// The devices' states as the metrics show them. Every state is listed, with 0 when no device is
-// in it, so that its series exists from the first scrape.
-std::vector<std::pair<std::string, std::uint64_t>> devices_per_state(StorageTransaction& tx) {
-  std::vector<std::pair<std::string, std::uint64_t>> states = {
-      {"active", 0}, {"revoked", 0}, {"retired", 0}};
-  for (const auto& [status, count] : tx.device_status_counts()) {
-    const bool revoked = status == DeviceStatus::kRevoked || status == DeviceStatus::kWiped;
-    const bool retired = status == DeviceStatus::kRetiring || status == DeviceStatus::kRetired;
-    states[revoked ? 1 : retired ? 2 : 0].second += count;
+// The devices' states as the metrics show them: every state, with 0 when no device is in it, so
+// that its series exists from the first scrape.
+std::vector<std::pair<std::string, std::uint64_t>> devices_per_state(ServerContext& context,
+                                                                     StorageTransaction& tx) {
+  std::vector<std::pair<std::string, std::uint64_t>> states;
+  for (const auto& [state, count] : context.registry.count_by_state(tx, context.clock.wall_ms())) {
+    states.emplace_back(std::string(to_string(state)), count);
   }
   return states;
 }
@@ -29,7 +27,7 @@ Response metrics(ServerContext& context, const Request& request) {
     authorize_admin(context, tx, request, "monitor", "metrics");
   }
   MetricsGauges gauges;
-  gauges.devices_per_state = devices_per_state(*tx);
+  gauges.devices_per_state = devices_per_state(context, *tx);
   tx.reset();
   gauges.storage_bytes = context.storage.size_bytes();
   Response response;

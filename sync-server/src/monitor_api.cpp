@@ -381,13 +381,13 @@ json show_overview(const AdminCall& call) {
   const Query no_parameters(call.request, {});
   ServerContext& server = call.server;
   const std::int64_t now = server.clock.wall_ms();
-  json devices = {{"total", 0}};
-  for (const DeviceState state : kDeviceStates) devices[std::string(to_string(state))] = 0;
-  for (const Device& device : call.tx.devices({})) {
-    devices["total"] = devices["total"].get<std::uint64_t>() + 1;
-    json& count = devices[std::string(to_string(server.registry.state_of(device, now)))];
-    count = count.get<std::uint64_t>() + 1;
+  json devices = json::object();
+  std::uint64_t total = 0;
+  for (const auto& [state, count] : server.registry.count_by_state(call.tx, now)) {
+    devices[std::string(to_string(state))] = count;
+    total += count;
   }
+  devices["total"] = total;
   const DeviceHealthRules& rules = server.registry.rules();
   return {{"server_time_ms", now},
           {"uptime_s", (server.clock.monotonic_ms() - server.started_monotonic_ms) / 1000},

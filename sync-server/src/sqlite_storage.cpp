@@ -967,14 +967,6 @@ class SqliteTransaction final : public StorageTransaction {
   }
 
   // --- Metrics ---
-  std::map<DeviceStatus, std::uint64_t> device_status_counts() override {
-    std::map<DeviceStatus, std::uint64_t> counts;
-    auto select = db_.prepare("SELECT status, COUNT(*) FROM devices GROUP BY status");
-    while (select.step()) {
-      counts[static_cast<DeviceStatus>(select.column_int(0))] = as_uint(select.column_int(1));
-    }
-    return counts;
-  }
   std::map<std::string, std::uint64_t> node_counters(const std::string& node) override {
     std::map<std::string, std::uint64_t> counters;
     auto select = db_.prepare("SELECT name, value FROM node_counters WHERE node = ?");

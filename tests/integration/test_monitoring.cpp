@@ -145,7 +145,7 @@ TEST_CASE("promtool accepts the metrics of a server that has seen traffic",
   CHECK(requests(samples, "sync") >= 4);
   CHECK(samples.at("fieldsync_conflicts_detected_total{node=\"itest-1\"}") == 1);
   CHECK(samples.at("fieldsync_rejections_total{node=\"itest-1\",code=\"scope\"}") == 1);
-  CHECK(samples.at("fieldsync_devices{node=\"itest-1\",state=\"active\"}") == 3);
+  CHECK(samples.at("fieldsync_devices{node=\"itest-1\",state=\"healthy\"}") == 3);
   CHECK(samples.at("fieldsync_storage_bytes{node=\"itest-1\"}") > 0);
 }
 

@@ -94,8 +94,10 @@ TEST_CASE("Metrics count changes, conflicts, rejections and devices", "[server][
   ServerFixture server(with_node());
   Casework work(server);
   const auto before = scrape_samples(server);
-  CHECK(before.at(series("fieldsync_devices", "state=\"active\"")) == 4);
+  CHECK(before.at(series("fieldsync_devices", "state=\"healthy\"")) == 4);
   CHECK(before.at(series("fieldsync_devices", "state=\"revoked\"")) == 0);
+  CHECK(before.at(series("fieldsync_devices", "state=\"stale\"")) == 0);
+  CHECK(before.at(series("fieldsync_devices", "state=\"at_risk\"")) == 0);
   CHECK(before.at(series("fieldsync_storage_bytes")) > 0);
   CHECK(before.at(series("fieldsync_start_time_seconds")) == kStartMs / 1000);
 
@@ -126,7 +128,7 @@ TEST_CASE("Metrics count changes, conflicts, rejections and devices", "[server][
   CHECK(grew("fieldsync_conflicts_resolved_total") == 0);
   CHECK(grew("fieldsync_rejections_total", "code=\"validation\"") == 1);
   CHECK(grew("fieldsync_rejections_total", "code=\"scope\"") == 0);
-  CHECK(after.at(series("fieldsync_devices", "state=\"active\"")) == 2);
+  CHECK(after.at(series("fieldsync_devices", "state=\"healthy\"")) == 2);
   CHECK(after.at(series("fieldsync_devices", "state=\"revoked\"")) == 1);
   CHECK(after.at(series("fieldsync_devices", "state=\"retired\"")) == 1);
 }

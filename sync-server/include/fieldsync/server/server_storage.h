@@ -484,8 +484,6 @@ class StorageTransaction {
   virtual AuditHead audit_head() = 0;
 
   // --- Metrics ---
-  // How many devices have each status (statuses without devices are left out).
-  virtual std::map<DeviceStatus, std::uint64_t> device_status_counts() = 0;
   // A server node's saved counters by name, so that they survive its restart.
   virtual std::map<std::string, std::uint64_t> node_counters(const std::string& node) = 0;
   // Replaces the node's saved counters.
