@@ -99,6 +99,7 @@ Response sync(ServerContext& context, const Request& request) {
                {"user", user},
                {"groups_accepted", summary.groups_accepted},
                {"groups_rejected", summary.groups_rejected},
+               {"groups_restored", summary.groups_restored},
                {"changes_in", summary.changes_accepted},
                {"changes_out", summary.changes_sent},
                {"more", sync_response.more},
@@ -106,6 +107,13 @@ Response sync(ServerContext& context, const Request& request) {
                {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count()}});
+  if (summary.sequence_reuses > 0) {
+    // Loud: the device reused sequence numbers the server accepted with other content, which a
+    // device restored from an old backup of its store does. It renumbers and sends again.
+    context.log.warning("sequence_reused", {{"device", device},
+                                            {"user", user},
+                                            {"groups", summary.sequence_reuses}});
+  }
   return response;
 }
 
