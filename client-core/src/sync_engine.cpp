@@ -226,6 +226,8 @@ class SyncSession {
     report_.changes_pulled += response.changes.size();
     report_.conflicts_queued += applied.conflicts_queued;
     report_.restamped_changes += applied.restamped_changes;
+    report_.groups_restored += applied.restored_groups;
+    report_.groups_renumbered += applied.renumbered_groups;
     if (applied.wiped) {
       report_.outbox_remaining = 0;
       report_.outcome = SyncOutcome::kWiped;

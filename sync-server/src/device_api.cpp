@@ -143,11 +143,19 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
                             {"outcome", to_string(summary.outcome)},
                             {"groups_accepted", summary.groups_accepted},
                             {"groups_rejected", summary.groups_rejected},
+                            {"groups_restored", summary.groups_restored},
                             {"changes_in", summary.changes_accepted},
                             {"changes_out", summary.changes_sent},
                             {"more", sync_response.more},
                             {"directives", sync_response.directives.size()},
                             {"ms", elapsed_ms(started)}});
+  if (summary.sequence_reuses > 0) {
+    // Loud: the device reused sequence numbers the server accepted with other content, which a
+    // device restored from an old backup of its store does. It renumbers and sends again.
+    context.log.warning("sequence_reused", {{"device", identity.device.id.to_string()},
+                                            {"user", identity.user.id},
+                                            {"groups", summary.sequence_reuses}});
+  }
   return response;
 }
 

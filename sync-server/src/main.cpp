@@ -1,6 +1,8 @@
-// fieldsync-server: flags and an optional config file, the admin token command, and the process
-// life cycle (start, log, save the metrics' counters periodically, stop cleanly on SIGTERM or
-// SIGINT with requests in flight finished and the counters saved).
+// fieldsync-server: flags and an optional config file, the admin commands run on the server
+// machine (admin tokens, backups and restores), and the process life cycle (start, log, save the
+// metrics' counters periodically, stop cleanly on SIGTERM or SIGINT with requests in flight
+// finished and the counters saved).
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -138,16 +140,165 @@ const std::vector<Option>& options() {
   return kOptions;
 }
 
+// --- Admin commands ---
+
+// "--name value" pairs after `admin COMMAND`, each name one of `allowed`.
+std::map<std::string, std::string> admin_flags(const std::vector<std::string>& args,
+                                               const std::vector<std::string>& allowed) {
+  std::map<std::string, std::string> flags;
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const std::string name = arg.rfind("--", 0) == 0 ? arg.substr(2) : std::string();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "unknown option " + arg + " for admin " + args[2] + " (see --help)");
+    }
+    if (i + 1 >= args.size()) throw Error(ErrorCode::kInvalidArgument, arg + " needs a value");
+    flags[name] = args[++i];
+  }
+  return flags;
+}
+
+std::string flag_or(const std::map<std::string, std::string>& flags, const std::string& name,
+                    const std::string& fallback) {
+  const auto found = flags.find(name);
+  return found == flags.end() ? fallback : found->second;
+}
+
+std::string required_flag(const std::map<std::string, std::string>& flags, const std::string& name,
+                          const std::string& command, const std::string& what) {
+  const auto found = flags.find(name);
+  if (found == flags.end() || found->second.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "admin " + command + " needs --" + name + " " + what + " (see --help)");
+  }
+  return found->second;
+}
+
+int create_admin_token(const std::vector<std::string>& args) {
+  const auto flags = admin_flags(args, {"data", "name", "roles", "expires-in-days", "node-name"});
+  const std::string data_dir = flag_or(flags, "data", "fieldsync-data");
+  const std::string name = required_flag(flags, "name", "create-token", "NAME (who the token is for)");
+  const std::int64_t days =
+      flags.contains("expires-in-days")
+          ? parse_number("expires-in-days", flags.at("expires-in-days"), 1, 3650)
+          : 90;
+  const std::string node = flags.contains("node-name") ? checked_node_name(flags.at("node-name"))
+                                                       : server::host_node_name();
+  std::vector<std::string> roles;
+  std::stringstream split(flag_or(flags, "roles", "monitor,manage,enrol"));
+  for (std::string role; std::getline(split, role, ',');) {
+    if (!role.empty()) roles.push_back(role);
+  }
+  auto storage = server::open_sqlite_storage(data_dir);
+  auto& clock = fieldsync::SystemClockSource::instance();
+  server::Credentials credentials(clock, {});
+  const server::AuditTrail audit(clock, node);
+  auto tx = storage->begin();
+  const std::string token = credentials.issue_admin_token(*tx, name, roles, days * 24 * 3600 * 1000);
+  const auto stored = tx->admin_token(token.substr(0, token.find('.')));
+  audit.admin_token_created(*tx, stored->id, stored->name, stored->roles, stored->expires_at_ms);
+  tx->commit();
+  std::cout << token << "\n";
+  return 0;
+}
+
+int backup(const std::vector<std::string>& args) {
+  const auto flags = admin_flags(args, {"data", "to"});
+  const std::string data_dir = flag_or(flags, "data", "fieldsync-data");
+  const std::string file = required_flag(flags, "to", "backup", "FILE (a new file)");
+  server::backup_sqlite_storage(data_dir, file);
+  std::cout << "backed up " << data_dir << " to " << file << "\n";
+  return 0;
+}
+
+int restore(const std::vector<std::string>& args) {
+  const auto flags = admin_flags(args, {"data", "from"});
+  const std::string data_dir = flag_or(flags, "data", "fieldsync-data");
+  const std::string file = required_flag(flags, "from", "restore", "FILE (a backup)");
+  const std::string replaced = server::restore_sqlite_storage(file, data_dir);
+  std::cout << "restored " << data_dir << " from " << file << ", in a new epoch\n";
+  if (!replaced.empty()) std::cout << "the database it replaced is kept as " << replaced << "\n";
+  return 0;
+}
+
+int new_epoch(const std::vector<std::string>& args) {
+  const auto flags = admin_flags(args, {"data"});
+  const std::string data_dir = flag_or(flags, "data", "fieldsync-data");
+  server::start_new_sqlite_epoch(data_dir);
+  std::cout << "started a new epoch in " << data_dir << "\n";
+  return 0;
+}
+
+struct AdminCommand {
+  std::string name;
+  std::string usage;  // options
+  std::string help;   // what it does, one line per sentence
+  std::function<int(const std::vector<std::string>&)> run;
+};
+
+const std::vector<AdminCommand>& admin_commands() {
+  static const std::vector<AdminCommand> kCommands = {
+      {"create-token",
+       "--name NAME [--roles monitor,manage,enrol] [--expires-in-days N] [--data DIR]\n"
+       "                   [--node-name NAME]",
+       "prints a new admin token (keep it secret); it expires after 90 days unless N says\n"
+       "otherwise; the audit log records it",
+       create_admin_token},
+      {"backup", "--to FILE [--data DIR]",
+       "writes a consistent copy of the server's data to FILE (a new file); the server may keep\n"
+       "running meanwhile",
+       backup},
+      {"restore", "--from FILE [--data DIR]",
+       "replaces the server's data with the backup FILE, in a new epoch: every device then\n"
+       "resyncs and sends back the work of its own that the backup lacks. Stop the server\n"
+       "first; the data it replaces is kept beside it",
+       restore},
+      {"new-epoch", "[--data DIR]",
+       "starts a new epoch after data was restored by other means (a file-system snapshot put\n"
+       "back), with the same effect on devices as restore. Stop the server first",
+       new_epoch},
+  };
+  return kCommands;
+}
+
+void print_admin_command(std::ostream& out, const AdminCommand& command) {
+  out << "  admin " << command.name << " " << command.usage << "\n";
+  std::stringstream lines(command.help);
+  for (std::string line; std::getline(lines, line);) out << "      " << line << "\n";
+}
+
+void print_admin_commands(std::ostream& out) {
+  for (const AdminCommand& command : admin_commands()) print_admin_command(out, command);
+  out << "  --data DIR is the server's data directory (default: fieldsync-data).\n";
+}
+
+int run_admin(const std::vector<std::string>& args) {
+  const auto command = std::find_if(admin_commands().begin(), admin_commands().end(),
+                                    [&](const AdminCommand& candidate) {
+                                      return args.size() > 2 && candidate.name == args[2];
+                                    });
+  if (command == admin_commands().end()) {
+    std::cerr << "fieldsync-server: the admin commands are:\n";
+    print_admin_commands(std::cerr);
+    return 2;
+  }
+  if (std::find(args.begin() + 3, args.end(), "--help") != args.end()) {
+    print_admin_command(std::cout, *command);
+    return 0;
+  }
+  return command->run(args);
+}
+
 void print_help(std::ostream& out) {
   out << "fieldsync-server: the fieldsync sync server.\n\n"
          "Usage:\n"
          "  fieldsync-server [options]            serve devices and admins\n"
-         "  fieldsync-server admin create-token --name NAME [--roles monitor,manage,enrol]\n"
-         "                   [--expires-in-days N] [--data DIR] [--node-name NAME]\n"
-         "                                        print a new admin token (keep it secret); it\n"
-         "                                        expires after 90 days unless N says otherwise;\n"
-         "                                        the audit log records it\n"
+         "  fieldsync-server admin COMMAND [options]  admin commands (see below)\n"
          "  fieldsync-server --help | --version\n\n"
+         "Admin commands (each takes --help):\n";
+  print_admin_commands(out);
+  out << "\n"
          "With no options it keeps its data in ./fieldsync-data and listens on\n"
          "http://127.0.0.1:8443. Plain HTTP is served only on a loopback address unless\n"
          "--allow-plain-http is given; use --tls-cert and --tls-key for HTTPS.\n\n"
@@ -241,43 +392,6 @@ http::LogLevel log_level_from(const std::string& name) {
   throw Error(ErrorCode::kInvalidArgument, "--log-level must be debug, info, warning, error or off");
 }
 
-int create_admin_token(const std::vector<std::string>& args) {
-  std::string data_dir = "fieldsync-data";
-  std::string name;
-  std::string roles_text = "monitor,manage,enrol";
-  std::string node = server::host_node_name();
-  std::int64_t days = 90;
-  for (std::size_t i = 3; i < args.size(); ++i) {
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw Error(ErrorCode::kInvalidArgument, args[i] + " needs a value");
-      return args[++i];
-    };
-    if (args[i] == "--data") data_dir = value();
-    else if (args[i] == "--name") name = value();
-    else if (args[i] == "--roles") roles_text = value();
-    else if (args[i] == "--expires-in-days") days = parse_number("expires-in-days", value(), 1, 3650);
-    else if (args[i] == "--node-name") node = checked_node_name(value());
-    else throw Error(ErrorCode::kInvalidArgument, "unknown option " + args[i] + " for admin create-token");
-  }
-  if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "admin create-token needs --name NAME (who the token is for)");
-  std::vector<std::string> roles;
-  std::stringstream split(roles_text);
-  for (std::string role; std::getline(split, role, ',');) {
-    if (!role.empty()) roles.push_back(role);
-  }
-  auto storage = server::open_sqlite_storage(data_dir);
-  auto& clock = fieldsync::SystemClockSource::instance();
-  server::Credentials credentials(clock, {});
-  const server::AuditTrail audit(clock, node);
-  auto tx = storage->begin();
-  const std::string token = credentials.issue_admin_token(*tx, name, roles, days * 24 * 3600 * 1000);
-  const auto stored = tx->admin_token(token.substr(0, token.find('.')));
-  audit.admin_token_created(*tx, stored->id, stored->name, stored->roles, stored->expires_at_ms);
-  tx->commit();
-  std::cout << token << "\n";
-  return 0;
-}
-
 // The audit chain's head, for the log (kept elsewhere than the store): a rewrite of the chain's
 // end shows against the last head logged.
 void log_audit_head(server::ServerApp& app, http::ServerLog& log) {
@@ -345,13 +459,7 @@ int main(int argc, char** argv) {
       std::cout << "fieldsync-server " << FIELDSYNC_PROJECT_VERSION << "\n";
       return 0;
     }
-    if (args.size() > 1 && args[1] == "admin") {
-      if (args.size() < 3 || args[2] != "create-token") {
-        std::cerr << "fieldsync-server: the admin command is: admin create-token --name NAME (see --help)\n";
-        return 2;
-      }
-      return create_admin_token(args);
-    }
+    if (args.size() > 1 && args[1] == "admin") return run_admin(args);
     Settings settings;
     settings.http.port = 8443;
     apply_flags(settings, args, 1);

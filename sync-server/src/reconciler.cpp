@@ -109,10 +109,22 @@ class Reconciler::Session {
     delivery_ = same_epoch ? cursor->delivery : 0;
     // A cursor from another epoch (a restored server) or none at all: start from scratch.
     if (!same_epoch) tx_.remove_device_cases(device_.id);
+    // Another epoch: this server was restored from a backup, and may lack what the device pushed
+    // after the backup was taken. Only the device holds that now.
+    const bool restored_since = cursor && !same_epoch;
+    if (restored_since) {
+      ensure_directive(DirectiveKind::kRepush,
+                       "the server was restored from a backup: send back what you hold");
+    }
     reconcile_scope();
-    for (const WriteGroup& group : request.write_groups) {
-      summary_.changes_received += group.changes.size();
-      push(group);
+    // Until then its groups wait, neither acknowledged nor refused, so they stay in its outbox:
+    // one may edit a record that only a group the restore undid created. The restored groups
+    // come first, as older groups do.
+    if (!restored_since) {
+      for (const WriteGroup& group : request.write_groups) {
+        summary_.changes_received += group.changes.size();
+        push(group);
+      }
     }
     device_.last_sync_ms = now_;
     if (device_.status == DeviceStatus::kRetiring) {
@@ -133,6 +145,7 @@ class Reconciler::Session {
         case DirectiveKind::kWipe: device_.status = DeviceStatus::kWiped; break;
         case DirectiveKind::kRetire: device_.status = DeviceStatus::kRetired; break;
         case DirectiveKind::kUpgradeRequired: break;
+        case DirectiveKind::kRepush: break;
       }
     }
   }
@@ -201,11 +214,11 @@ class Reconciler::Session {
         acknowledge(group.id);  // a resend of an accepted group
         return;
       }
-      return reject(group, hash,
-                    {RejectionCode::kDuplicateMismatch,
-                     "sequence numbers " + std::to_string(first) + "-" + std::to_string(last) +
-                         " of this device were already accepted with other content (was the "
-                         "device restored from an old backup?)"});
+      // A restored group may be part of one accepted whole before: then the history holds all of
+      // it (checked below). Numbers of any other group mean a reuse.
+      const bool part_of_accepted = group.restored && std::all_of(
+          receipts.begin(), receipts.end(), [&](const Receipt& r) { return r.group == group.id; });
+      if (!part_of_accepted) return reject(group, hash, sequence_reused(first, last));
     }
     if (auto prior = tx_.rejected_group(device_.id, group.id); prior && prior->content_hash == hash) {
       response_.rejections.push_back(prior->rejection);  // a resend of a rejected group
@@ -213,18 +226,65 @@ class Reconciler::Session {
       count_rejection(group, prior->rejection.code);
       return;
     }
-    if (auto reason = check_clock(group)) return reject(group, hash, *reason);
-    std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(group));
-    if (auto reason = check_scope(group, homes)) return reject(group, hash, *reason);
-    if (auto reason = owner_.validate(tx_, group, homes)) return reject(group, hash, *reason);
-    const ConflictTally tally = owner_.accept(tx_, group, homes, user_.id, now_);
+    WriteGroup unseen = group;
+    if (group.restored) {
+      if (auto reason = drop_known_changes(unseen)) return reject(group, hash, *reason);
+      if (!receipts.empty() && !unseen.changes.empty()) {
+        return reject(group, hash, sequence_reused(first, last));
+      }
+      if (unseen.changes.empty()) {  // the backup had all of it
+        if (receipts.empty()) tx_.put_receipt(device_.id, {group.id, first, last, hash});
+        acknowledge(group.id);
+        ++summary_.groups_restored;
+        return;
+      }
+    }
+    // Restored changes were accepted once under this bound, so they are in the server's past;
+    // the check stays, so that a group marked restored can never carry stamps from the future.
+    if (auto reason = check_clock(unseen)) return reject(group, hash, *reason);
+    std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(unseen));
+    if (auto reason = check_scope(unseen, homes)) return reject(group, hash, *reason);
+    if (auto reason = owner_.validate(tx_, unseen, homes)) return reject(group, hash, *reason);
+    const ConflictTally tally = owner_.accept(tx_, unseen, homes, user_.id, now_);
     tx_.put_receipt(device_.id, {group.id, first, last, hash});
     acknowledge(group.id);
     ++summary_.groups_accepted;
-    summary_.changes_accepted += group.changes.size();
+    summary_.groups_restored += group.restored ? 1 : 0;
+    summary_.changes_accepted += unseen.changes.size();
     summary_.conflicts_detected += tally.opened;
     summary_.conflicts_resolved += tally.closed;
-    for (const Change& change : group.changes) summary_.cases_pushed.insert(change.case_id);
+    for (const Change& change : unseen.changes) summary_.cases_pushed.insert(change.case_id);
+  }
+
+  Refusal sequence_reused(std::uint64_t first, std::uint64_t last) {
+    return {.code = RejectionCode::kDuplicateMismatch,
+            .message = "sequence numbers " + std::to_string(first) + "-" + std::to_string(last) +
+                       " of this device were already accepted with other content (was the "
+                       "device restored from an old backup?)",
+            .highest_accepted_seq = tx_.highest_accepted_seq(device_.id)};
+  }
+
+  // Takes out of a restored group the changes the history already holds. A version the history
+  // holds with other content is no restoration: refused.
+  std::optional<Refusal> drop_known_changes(WriteGroup& group) {
+    std::vector<Change> unseen;
+    for (Change& change : group.changes) {
+      const auto known = tx_.change_by_version({change.record_id, change.field}, change.version);
+      if (!known) {
+        unseen.push_back(std::move(change));
+        continue;
+      }
+      const Change& held = known->change;
+      if (held.value != change.value || held.base != change.base ||
+          held.device_seq != change.device_seq || held.write_group != change.write_group ||
+          held.collection != change.collection || held.case_id != change.case_id) {
+        return Refusal{RejectionCode::kDuplicateMismatch,
+                       "version " + change.version.to_string() +
+                           " was already accepted with other content"};
+      }
+    }
+    group.changes = std::move(unseen);
+    return std::nullopt;
   }
 
   void acknowledge(const WriteGroupId& group) {
@@ -311,7 +371,8 @@ class Reconciler::Session {
   }
 
   void reject(const WriteGroup& group, const Bytes& hash, Refusal reason) {
-    Rejection rejection{group.id, reason.code, reason.message, {}};
+    Rejection rejection{group.id, reason.code, reason.message, {}, reason.highest_accepted_seq};
+    if (reason.code == RejectionCode::kDuplicateMismatch) ++summary_.sequence_reuses;
     for (const FieldKey& field : touched_fields(group)) {
       // Only values of cases the device may hold: a group naming another case's record id must
       // not learn that record's content from its rejection.

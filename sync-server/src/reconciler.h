@@ -9,6 +9,12 @@
 // the server's current values). Then the pull: newly allocated cases whole, then current state
 // changed since the cursor, paged, with conflicts and resolutions of the user's cases.
 //
+// After a restore from a backup (a cursor of another epoch) the device is told to send back what
+// it holds (a repush directive), and does so in restored groups: its own changes, with their
+// original versions and sequence numbers. Those go through the same checks and the same merge,
+// except that changes the history already holds are skipped (the backup had them), and a restored
+// part of a group accepted whole before is acknowledged, not refused as a reuse of its numbers.
+//
 // The caller commits the transaction before it sends the response: an acknowledgement is only
 // ever sent for a durable commit.
 //
@@ -47,6 +53,8 @@ struct SyncSummary {
   std::size_t changes_received = 0;  // in the write groups the exchange answered
   std::size_t changes_accepted = 0;
   std::size_t changes_sent = 0;
+  std::size_t groups_restored = 0;   // restored groups acknowledged
+  std::size_t sequence_reuses = 0;   // groups refused as duplicate_mismatch
 
   // For the audit log and the metrics.
   std::size_t conflicts_detected = 0;  // conflict-log entries this sync's pushes opened
@@ -95,6 +103,7 @@ class Reconciler {
     std::string message;
     RecordId record_id = {};  // what the refusal is about; nil: the whole group
     std::string field = {};
+    std::uint64_t highest_accepted_seq = 0;  // see Rejection
   };
 
   // Validates every record the group touches as merged with the current state.

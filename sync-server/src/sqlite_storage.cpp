@@ -1,10 +1,19 @@
 // The embedded storage backend: one SQLite file in WAL mode with synchronous=FULL, so a commit is
 // durable before the server acknowledges anything. All of the server's SQL for SQLite is here and
-// in sqlite_storage_schema.h.
+// in sqlite_storage_schema.h. Also its backups and restores: a backup is a consistent copy made
+// with SQLite's online backup API; a restore puts such a copy in place with a new epoch.
 //
 // Threading: SQLite has one writer at a time, and nearly every request writes (a sync records the
 // device's visit), so the backend keeps one connection and hands it to one transaction at a time
 // under a mutex; other requests wait for it (never fail for it).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -27,6 +36,7 @@ using sqlite::Database;
 using sqlite::Statement;
 
 constexpr std::string_view kDatabaseFile = "fieldsync-server.db";
+constexpr std::string_view kLockFile = "fieldsync-server.lock";
 constexpr std::string_view kChangeColumns =
     "record_id, field, collection, case_id, hlc, origin, value, base, device_seq, write_group, "
     "author, received_at, seq";
@@ -170,6 +180,15 @@ bool is_constraint_violation(const Error& error) {
   return error.domain() == ErrorDomain::kSqlite && (error.code() & 0xFF) == 19;  // SQLITE_CONSTRAINT
 }
 
+// A new epoch and a new origin (StorageTransaction::start_new_epoch); also the first ones.
+void write_new_epoch(Database& db) {
+  auto upsert = db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+  for (const char* key : {"epoch", "origin"}) {
+    upsert.reset();
+    upsert.bind(1, key).bind(2, Uuid::random_v4()).run();
+  }
+}
+
 class SqliteTransaction final : public StorageTransaction {
  public:
   SqliteTransaction(std::unique_lock<std::mutex> lock, Database& db)
@@ -180,6 +199,7 @@ class SqliteTransaction final : public StorageTransaction {
   // --- Server identity ---
   Uuid epoch() override { return meta_uuid("epoch"); }
   OriginId server_origin() override { return meta_uuid("origin"); }
+  void start_new_epoch() override { write_new_epoch(db_); }
   std::uint64_t last_seq() override {
     auto select = db_.prepare("SELECT COALESCE(MAX(seq), 0) FROM history");
     select.step();
@@ -606,6 +626,12 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(4, receipt.group)
         .bind_blob(5, receipt.content_hash)
         .run();
+  }
+  std::uint64_t highest_accepted_seq(const OriginId& device) override {
+    auto select = db_.prepare("SELECT COALESCE(MAX(last_seq), 0) FROM receipts WHERE device_id = ?");
+    select.bind(1, device);
+    select.step();
+    return as_uint(select.column_int(0));
   }
   std::optional<RejectedGroup> rejected_group(const OriginId& device,
                                               const WriteGroupId& group) override {
@@ -1122,10 +1148,126 @@ class SqliteTransaction final : public StorageTransaction {
   bool scope_filled_ = false;
 };
 
+// An advisory lock on a data directory's lock file: shared while the storage is open, exclusive
+// while a restore or a new epoch replaces what it holds. flock() locks go with the process, so a
+// server killed any way leaves none behind.
+class DataDirLock {
+ public:
+  enum class Kind { kShared, kExclusive };
+
+  DataDirLock(const std::string& data_dir, Kind kind) {
+    const std::string path = (std::filesystem::path(data_dir) / kLockFile).string();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      throw Error(ErrorDomain::kPosix, errno, "cannot open " + path + ": " + std::strerror(errno));
+    }
+    if (::flock(fd_, (kind == Kind::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) return;
+    const int error = errno;
+    ::close(fd_);
+    if (error != EWOULDBLOCK) {
+      throw Error(ErrorDomain::kPosix, error, "cannot lock " + path + ": " + std::strerror(error));
+    }
+    throw Error(ErrorCode::kConflict,
+                kind == Kind::kShared
+                    ? "the server data in " + data_dir + " is being restored: try again once that is done"
+                    : "the server data in " + data_dir +
+                          " is in use (is fieldsync-server running on it?): stop the server first");
+  }
+  ~DataDirLock() { ::close(fd_); }
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Creates the data directory if needed; returns the database file's path in it.
+std::string database_path(const std::string& data_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(data_dir, error);
+  if (error) {
+    throw Error(ErrorDomain::kPosix, error.value(),
+                "cannot create the data directory " + data_dir + ": " + error.message());
+  }
+  return (std::filesystem::path(data_dir) / kDatabaseFile).string();
+}
+
+// The database of an existing data directory; Error(kInvalidArgument) when there is none.
+std::string existing_database_path(const std::string& data_dir) {
+  const std::string path = (std::filesystem::path(data_dir) / kDatabaseFile).string();
+  if (!std::filesystem::is_regular_file(path)) {
+    throw Error(ErrorCode::kInvalidArgument, "there is no server database in " + data_dir);
+  }
+  return path;
+}
+
+void remove_database_files(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::filesystem::remove(path + suffix);
+  }
+}
+
+// Refuses a file that is not a whole server database this build can read: the wrong file given
+// to a restore must not become an empty server.
+void check_server_database(Database& db, const std::string& name) {
+  const int version = db.user_version();
+  if (version > static_cast<int>(sqlite_schema::kMigrations.size())) {
+    throw Error(ErrorCode::kUnsupportedVersion,
+                name + " was written by a newer fieldsync-server (format " +
+                    std::to_string(version) + ")");
+  }
+  bool has_epoch = false;
+  if (version >= 1) {
+    auto select = db.prepare("SELECT 1 FROM meta WHERE key = 'epoch'");
+    has_epoch = select.step();
+  }
+  if (!has_epoch) throw Error(ErrorCode::kInvalidArgument, name + " is not a fieldsync-server database");
+  auto check = db.prepare("PRAGMA quick_check");
+  if (!check.step() || check.column_text(0) != "ok") {
+    throw Error(ErrorCode::kIntegrity, name + " is damaged (SQLite's quick_check failed)");
+  }
+}
+
+// Copies `source` into a new single file at `path` (no write-ahead log beside it), written under
+// a temporary name first so that a copy cut short is never taken for a whole one.
+void copy_database(Database& source, const std::string& path, const std::string& name) {
+  const std::string partial = path + ".partial";
+  remove_database_files(partial);
+  try {
+    Database target(partial, Database::Mode::kReadWriteCreate);
+    source.copy_to(target);
+    check_server_database(target, name);
+    target.exec("PRAGMA journal_mode = DELETE");
+  } catch (...) {
+    remove_database_files(partial);
+    throw;
+  }
+  std::filesystem::rename(partial, path);
+}
+
+// Makes a rename in `dir` durable.
+void sync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  ::gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &parts);
+  return text;
+}
+
 class SqliteStorage final : public ServerStorage {
  public:
   explicit SqliteStorage(const std::string& data_dir)
-      : path_(database_path(data_dir)), db_(path_, Database::Mode::kReadWriteCreate) {
+      : path_(database_path(data_dir)),
+        lock_(data_dir, DataDirLock::Kind::kShared),
+        db_(path_, Database::Mode::kReadWriteCreate) {
     migrate();
   }
 
@@ -1145,17 +1287,6 @@ class SqliteStorage final : public ServerStorage {
   }
 
  private:
-  // Creates the data directory if needed; returns the database file's path in it.
-  static std::string database_path(const std::string& data_dir) {
-    std::error_code error;
-    std::filesystem::create_directories(data_dir, error);
-    if (error) {
-      throw Error(ErrorDomain::kPosix, error.value(),
-                  "cannot create the data directory " + data_dir + ": " + error.message());
-    }
-    return (std::filesystem::path(data_dir) / kDatabaseFile).string();
-  }
-
   void migrate() {
     db_.exec("PRAGMA journal_mode = WAL");
     db_.exec("PRAGMA synchronous = FULL");
@@ -1174,11 +1305,7 @@ class SqliteStorage final : public ServerStorage {
     const bool upgraded =
         version > 0 && version < static_cast<int>(sqlite_schema::kMigrations.size());
     if (upgraded) fill_rejection_columns();
-    if (version == 0) {
-      for (const char* key : {"epoch", "origin"}) {
-        db_.prepare("INSERT INTO meta(key, value) VALUES (?, ?)").bind(1, key).bind(2, Uuid::random_v4()).run();
-      }
-    }
+    if (version == 0) write_new_epoch(db_);
     db_.set_user_version(static_cast<int>(sqlite_schema::kMigrations.size()));
     transaction.commit();
   }
@@ -1202,6 +1329,7 @@ class SqliteStorage final : public ServerStorage {
   }
 
   std::string path_;
+  DataDirLock lock_;
   std::mutex mutex_;
   Database db_;
 };
@@ -1210,6 +1338,63 @@ class SqliteStorage final : public ServerStorage {
 
 std::unique_ptr<ServerStorage> open_sqlite_storage(const std::string& data_dir) {
   return std::make_unique<SqliteStorage>(data_dir);
+}
+
+void backup_sqlite_storage(const std::string& data_dir, const std::string& backup_file) {
+  const std::string path = existing_database_path(data_dir);
+  if (std::filesystem::exists(backup_file)) {
+    throw Error(ErrorCode::kInvalidArgument, backup_file + " already exists: give a new file name");
+  }
+  const DataDirLock lock(data_dir, DataDirLock::Kind::kShared);
+  // Read-write only so that it reads the write-ahead log; it writes nothing.
+  Database source(path, Database::Mode::kReadWrite);
+  copy_database(source, backup_file, "the server database in " + data_dir);
+  sync_directory(std::filesystem::absolute(backup_file).parent_path().string());
+}
+
+std::string restore_sqlite_storage(const std::string& backup_file, const std::string& data_dir) {
+  if (!std::filesystem::is_regular_file(backup_file)) {
+    throw Error(ErrorCode::kInvalidArgument, "there is no backup file " + backup_file);
+  }
+  const std::string path = database_path(data_dir);
+  const DataDirLock lock(data_dir, DataDirLock::Kind::kExclusive);
+  const std::string restoring = path + ".restoring";
+  {
+    Database source(backup_file, Database::Mode::kReadOnly);
+    copy_database(source, restoring, backup_file);
+  }
+  {
+    Database restored(restoring, Database::Mode::kReadWrite);
+    sqlite::Transaction transaction(restored);
+    write_new_epoch(restored);
+    transaction.commit();
+  }
+  // The database being replaced is kept, under another name (a hard link, so that the rename
+  // below swaps the files in one step). It is first folded into one file: its write-ahead log
+  // must not outlive it beside the restored database.
+  std::string replaced;
+  if (std::filesystem::exists(path)) {
+    {
+      Database current(path, Database::Mode::kReadWrite);
+      current.exec("PRAGMA journal_mode = DELETE");
+    }
+    replaced = path + ".replaced-" + utc_stamp();
+    std::filesystem::create_hard_link(path, replaced);
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) std::filesystem::remove(path + suffix);
+  std::filesystem::rename(restoring, path);
+  sync_directory(data_dir);
+  return replaced;
+}
+
+void start_new_sqlite_epoch(const std::string& data_dir) {
+  const std::string path = existing_database_path(data_dir);
+  const DataDirLock lock(data_dir, DataDirLock::Kind::kExclusive);
+  Database db(path, Database::Mode::kReadWrite);
+  check_server_database(db, "the server database in " + data_dir);
+  sqlite::Transaction transaction(db);
+  write_new_epoch(db);
+  transaction.commit();
 }
 
 }  // namespace fieldsync::server

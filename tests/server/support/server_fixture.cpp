@@ -47,11 +47,30 @@ void observe(TestDevice& device, const SyncResponse& answer) {
 
 }  // namespace
 
-ServerFixture::ServerFixture(ServerOptions options)
-    : dir(scratch_parent(), "fieldsync-server-test") {
-  auto log = std::make_shared<http::ServerLog>(log_text, http::LogLevel::kWarning);
-  app = std::make_unique<ServerApp>(with_data_dir(std::move(options), dir), log, clock);
+ServerFixture::ServerFixture(ServerOptions options_in)
+    : dir(scratch_parent(), "fieldsync-server-test"),
+      options(with_data_dir(std::move(options_in), dir)) {
+  start();
   admin_token = issue_admin_token({"monitor", "manage", "enrol"});
+}
+
+void ServerFixture::stop() { app.reset(); }
+
+void ServerFixture::start() {
+  auto log = std::make_shared<http::ServerLog>(log_text, http::LogLevel::kWarning);
+  app = std::make_unique<ServerApp>(options, log, clock);
+}
+
+std::string ServerFixture::backup(const std::string& name) {
+  const std::string file = dir.file(name);
+  backup_sqlite_storage(options.data_dir, file);
+  return file;
+}
+
+void ServerFixture::restore(const std::string& backup_file) {
+  stop();
+  restore_sqlite_storage(backup_file, options.data_dir);
+  start();
 }
 
 ServerFixture::~ServerFixture() = default;

@@ -119,6 +119,17 @@ class ServerFixture {
   // directives of the last round).
   SyncResponse sync_all(TestDevice& device);
 
+  // --- Backups and restores ---
+  // A backup of the server's data as `fieldsync-server admin backup` makes it, in a new file of
+  // the fixture's directory.
+  std::string backup(const std::string& name);
+  // The server restored from `backup_file` as `fieldsync-server admin restore` does it (a new
+  // epoch): the app is stopped, and started again on the restored data.
+  void restore(const std::string& backup_file);
+  // The app stops (its storage closes) and starts again on the same data directory.
+  void stop();
+  void start();
+
   // --- Reading the server's storage ---
   // Runs `read` in a transaction of its own, rolled back before it returns (a transaction holds
   // the SQLite backend's one connection, so no call may be made while one is open).
@@ -129,6 +140,7 @@ class ServerFixture {
   }
 
   dev::ScratchDir dir;
+  ServerOptions options;
   FakeClockSource clock{kStartMs, 1'000};
   std::ostringstream log_text;  // the server's log lines, shown when a call fails
   std::unique_ptr<ServerApp> app;

@@ -93,6 +93,11 @@ struct SyncReport {
   std::size_t changes_pulled = 0;
   std::size_t conflicts_queued = 0;
   std::size_t restamped_changes = 0;  // after a clock-skew refusal (then sent again)
+  // The server was restored from a backup: groups of this device's own changes sent back to it.
+  std::size_t groups_restored = 0;
+  // Refused because this store was restored from an old backup and reused sequence numbers the
+  // server had accepted with other content: numbered after them and sent again (nothing lost).
+  std::size_t groups_renumbered = 0;
   std::size_t outbox_remaining = 0;
 };
 

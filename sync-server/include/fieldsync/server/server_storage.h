@@ -357,6 +357,10 @@ class StorageTransaction {
   // The epoch (changes when a server is restored from backup) and this server's origin id.
   virtual Uuid epoch() = 0;
   virtual OriginId server_origin() = 0;
+  // After a restore from a backup: a new epoch, so every device resyncs and sends back what it
+  // holds (DESIGN.md section 4), and a new origin, so that no stamp the server makes from now on
+  // can equal one it made in the timeline the restore undid (devices may still hold those).
+  virtual void start_new_epoch() = 0;
   // The highest sequence number given to a change so far (0: none).
   virtual std::uint64_t last_seq() = 0;
   // The highest HLC the server has stamped or seen, so its clock never goes back.
@@ -439,6 +443,8 @@ class StorageTransaction {
   virtual std::vector<Receipt> receipts_overlapping(const OriginId& device, std::uint64_t first,
                                                     std::uint64_t last) = 0;
   virtual void put_receipt(const OriginId& device, const Receipt& receipt) = 0;
+  // The highest sequence number of `device` in any receipt (0: none).
+  virtual std::uint64_t highest_accepted_seq(const OriginId& device) = 0;
   virtual std::optional<RejectedGroup> rejected_group(const OriginId& device,
                                                       const WriteGroupId& group) = 0;
   virtual void put_rejected_group(const RejectedGroup& rejected) = 0;  // insert or replace
@@ -502,6 +508,24 @@ class ServerStorage {
 
 // The embedded default: one SQLite database (WAL, synchronous=FULL) in `data_dir`, created with
 // its schema on first use. Opens `data_dir`/fieldsync-server.db; creates `data_dir` if needed.
+// While open it holds a shared lock on `data_dir`/fieldsync-server.lock, so that a restore never
+// replaces the database under it; Error(kConflict) while a restore holds that lock.
 std::unique_ptr<ServerStorage> open_sqlite_storage(const std::string& data_dir);
+
+// A consistent copy of the database in `data_dir`, made with SQLite's online backup API, so a
+// server may keep serving meanwhile. Throws Error(kInvalidArgument) if `backup_file` exists or
+// `data_dir` holds no server database.
+void backup_sqlite_storage(const std::string& data_dir, const std::string& backup_file);
+
+// Replaces the database in `data_dir` with a copy of `backup_file` and starts a new epoch in it
+// (StorageTransaction::start_new_epoch). The database it replaces, if any, is kept beside it as
+// fieldsync-server.db.replaced-<UTC time>; returns that path (empty if there was none). Throws
+// Error(kConflict) while the storage is open anywhere (a running server), Error(kInvalidArgument)
+// if `backup_file` is not a server database.
+std::string restore_sqlite_storage(const std::string& backup_file, const std::string& data_dir);
+
+// Starts a new epoch in the database of `data_dir`, for a restore made by other means (a
+// file-system snapshot put back). Error(kConflict) while the storage is open anywhere.
+void start_new_sqlite_epoch(const std::string& data_dir);
 
 }  // namespace fieldsync::server
