@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "fieldsync/content_coding.h"
 #include "fieldsync/error.h"
 #include "fieldsync/json_fields.h"
 #include "fieldsync/json_form.h"
@@ -64,6 +65,21 @@ std::optional<WireFormat> format_of(std::string_view content_type) {
   return std::nullopt;
 }
 
+// The answer in gzip when the device accepts it and it is worth it (content_coding.h). Either
+// way the answer says that this route takes gzip requests too (RFC 7694).
+void encode_body(Response& response, std::string body, const Request& request) {
+  response.headers.emplace_back("Accept-Encoding", kGzipCoding);
+  response.headers.emplace_back("Vary", "Accept-Encoding");
+  if (accepts_gzip(request.header("Accept-Encoding").value_or(""))) {
+    if (std::optional<std::string> compressed = gzip_if_worthwhile(body)) {
+      response.headers.emplace_back("Content-Encoding", kGzipCoding);
+      response.body = std::move(*compressed);
+      return;
+    }
+  }
+  response.body = std::move(body);
+}
+
 Response sync(ServerContext& context, const Request& request) {
   const auto started = std::chrono::steady_clock::now();
   const auto format = format_of(request.header("Content-Type").value_or(""));
@@ -71,6 +87,12 @@ Response sync(ServerContext& context, const Request& request) {
     return http::error_response(http::ProtocolError::kUnsupportedMediaType,
                                 "send the sync request as " + std::string(kBinaryContentType) +
                                     " or " + std::string(kJsonContentType));
+  }
+  const std::string_view coding = request.header("Content-Encoding").value_or("");
+  const bool gzipped = is_gzip_coding(coding);
+  if (!gzipped && !is_identity_coding(coding)) {
+    return http::error_response(http::ProtocolError::kUnsupportedMediaType,
+                                "send the sync request with Content-Encoding gzip, or none");
   }
   DecodeLimits limits;
   limits.max_body_bytes = *format == WireFormat::kBinary ? context.options.max_binary_body_bytes
@@ -80,7 +102,11 @@ Response sync(ServerContext& context, const Request& request) {
     auto check = context.storage.begin();
     context.credentials.authenticate_device(*check, authorization_of(request), request.remote_address);
   }
-  const SyncRequest sync_request = decode_request(request.body, *format, limits);
+  // Inflated under the same cap as a plain body: a small bomb is refused as too large.
+  const std::string inflated = gzipped ? gunzip(request.body, limits.max_body_bytes) : std::string();
+  const SyncRequest sync_request =
+      decode_request(gzipped ? std::string_view(inflated) : std::string_view(request.body), *format,
+                     limits);
 
   auto tx = context.storage.begin();
   SyncIdentity identity =
@@ -93,7 +119,7 @@ Response sync(ServerContext& context, const Request& request) {
 
   Response response;
   response.content_type = *format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
-  response.body = encode_response(sync_response, *format);
+  encode_body(response, encode_response(sync_response, *format), request);
   context.log.info(
       "sync", {{"device", device},
                {"user", user},
