@@ -428,13 +428,30 @@ class SqliteTransaction final : public StorageTransaction {
   }
 
   // --- Pulls ---
+  // A page is the scope's first `limit` rows after `after`. Asking SQLite for them with ORDER BY
+  // seq LIMIT would read and sort every row of the scope after `after` on every page (a fresh
+  // device's first pull would cost the square of its caseload). Instead the page's last sequence
+  // number is found first, from the index alone, in windows of the sequence that double until
+  // they hold a whole page; then exactly the page's rows are read. So a page costs its own rows,
+  // plus a few index probes per case in scope: never what came before it.
   std::vector<StoredChange> current_since(std::span<const CaseId> cases, std::uint64_t after,
                                           std::size_t limit) override {
+    if (limit == 0) return {};
     fill_scope(cases);
-    auto select = db_.prepare("SELECT " + prefixed_change_columns("c") +
-                              " FROM temp.pull_scope s JOIN current c ON c.case_id = s.case_id "
-                              "WHERE c.seq > ? ORDER BY c.seq LIMIT ?");
-    select.bind(1, as_int(after)).bind(2, static_cast<std::int64_t>(limit));
+    const std::uint64_t last = last_seq();
+    std::uint64_t page_end = last;
+    for (std::uint64_t window = limit; after < last; window *= 2) {
+      const std::uint64_t upper = last - after <= window ? last : after + window;
+      if (scope_rows_between(after, upper) >= limit) {
+        page_end = nth_scope_seq_between(after, upper, limit);
+        break;
+      }
+      if (upper == last) break;
+    }
+    auto select = db_.prepare("SELECT " + prefixed_change_columns("c") + " FROM " +
+                              std::string(kScopeJoin) +
+                              " WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq");
+    select.bind(1, as_int(after)).bind(2, as_int(page_end));
     return read_changes(select);
   }
   std::vector<StoredChange> current_of_case(const CaseId& case_id, std::uint64_t up_to) override {
@@ -448,7 +465,7 @@ class SqliteTransaction final : public StorageTransaction {
     fill_scope(cases);
     auto select = db_.prepare(
         "SELECT c.record_id, c.field, c.lost_hlc, c.lost_origin, c.case_id, c.resolved_hlc, "
-        "c.resolved_origin, c.seq FROM temp.pull_scope s JOIN conflicts c "
+        "c.resolved_origin, c.seq FROM temp.pull_scope s CROSS JOIN conflicts c "
         "ON c.case_id = s.case_id WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq");
     select.bind(1, as_int(after)).bind(2, as_int(up_to));
     return read_conflicts(select);
@@ -629,6 +646,28 @@ class SqliteTransaction final : public StorageTransaction {
       start = comma + 2;
     }
     return columns;
+  }
+
+  // The scope's current rows, one case at a time through current_by_case. CROSS JOIN keeps
+  // that order: left to itself SQLite may walk the whole index and look each row's case up.
+  static constexpr std::string_view kScopeJoin =
+      "temp.pull_scope s CROSS JOIN current c ON c.case_id = s.case_id";
+
+  std::uint64_t scope_rows_between(std::uint64_t after, std::uint64_t up_to) {
+    auto count = db_.prepare("SELECT count(*) FROM " + std::string(kScopeJoin) +
+                             " WHERE c.seq > ? AND c.seq <= ?");
+    count.bind(1, as_int(after)).bind(2, as_int(up_to));
+    count.step();
+    return as_uint(count.column_int(0));
+  }
+
+  // The sequence number of the scope's `n`th row in (after, up_to]; there are at least `n`.
+  std::uint64_t nth_scope_seq_between(std::uint64_t after, std::uint64_t up_to, std::size_t n) {
+    auto select = db_.prepare("SELECT c.seq FROM " + std::string(kScopeJoin) +
+                              " WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT 1 OFFSET ?");
+    select.bind(1, as_int(after)).bind(2, as_int(up_to)).bind(3, static_cast<std::int64_t>(n - 1));
+    if (!select.step()) throw Error(ErrorCode::kInternal, "a pull page lost rows while counted");
+    return as_uint(select.column_int(0));
   }
 
   // The cases of a pull, in a temporary table the pull queries join against.

@@ -150,6 +150,8 @@ SyncRun push_and_pull(const BenchOptions& options, const ScratchDir& scratch, No
   }
   run.pushed_records = device_count * options.per_device;
 
+  progress(kMode, name + " notes: pushing, " + std::to_string(kParallelPushes) +
+                      " devices at a time");
   reset(push_traffic);
   Stopwatch push_watch;
   run.push_round_trips = push_watch.time([&] { return push_all(devices, name + " notes: pushed"); });
