@@ -115,7 +115,7 @@ Response sync(ServerContext& context, const Request& request) {
   const std::string user = identity.user.id;
   SyncSummary summary;
   const SyncResponse sync_response = context.reconciler.sync(*tx, std::move(identity), sync_request, summary);
-  tx->commit();  // durable (synchronous=FULL) before any acknowledgement leaves
+  tx->commit();  // durable (the WAL synced) before any acknowledgement leaves
 
   Response response;
   response.content_type = *format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;

@@ -261,7 +261,7 @@ class ServerStorage {
   virtual std::uint64_t size_bytes() = 0;
 };
 
-// The embedded default: one SQLite database (WAL, synchronous=FULL) in `data_dir`, created with
+// The embedded default: one SQLite database (WAL, each commit synced) in `data_dir`, created with
 // its schema on first use. Opens `data_dir`/fieldsync-server.db; creates `data_dir` if needed.
 std::unique_ptr<ServerStorage> open_sqlite_storage(const std::string& data_dir);
 
