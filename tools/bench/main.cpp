@@ -41,8 +41,9 @@ incompressible random text (--notes), in the same run:
     records/s against the pull ceiling (the same, into 1 table);
   - bytes on the wire per record each way (HTTP headers and bodies, as libcurl writes and reads
     them), and beyond the field values; round trips per 1,000 records; the server's peak RSS;
-  - pull cost: the time to pull 100 changed records after --history records of history
-    (default 1000000; 0 skips it) against after a hundredth of that; target ratio <= 1.5.)",
+  - pull cost: a worker's tablet pulls 100 visits its phone pushed, on a server holding
+    --history visits of the team's history (default 1000000; 0 skips it) and on one holding
+    a hundredth of that, alternately, five times; target ratio of the medians <= 1.5.)",
        run_sync},
       {"load", "hundreds of devices syncing every second: round trips/s, latency, errors",
        R"(Starts fieldsync-server on 127.0.0.1 and enrols --devices devices (default 500), two per
