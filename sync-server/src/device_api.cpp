@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "fieldsync/content_coding.h"
 #include "fieldsync/error.h"
 #include "fieldsync/json_fields.h"
 #include "fieldsync/json_form.h"
@@ -70,6 +71,21 @@ std::optional<WireFormat> format_of(std::string_view content_type) {
   return std::nullopt;
 }
 
+// The answer in gzip when the device accepts it and it is worth it (content_coding.h). Either
+// way the answer says that this route takes gzip requests too (RFC 7694).
+void encode_body(Response& response, std::string body, const Request& request) {
+  response.headers.emplace_back("Accept-Encoding", kGzipCoding);
+  response.headers.emplace_back("Vary", "Accept-Encoding");
+  if (accepts_gzip(request.header("Accept-Encoding").value_or(""))) {
+    if (std::optional<std::string> compressed = gzip_if_worthwhile(body)) {
+      response.headers.emplace_back("Content-Encoding", kGzipCoding);
+      response.body = std::move(*compressed);
+      return;
+    }
+  }
+  response.body = std::move(body);
+}
+
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                since)
@@ -109,7 +125,11 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
   DecodeLimits limits;
   limits.max_body_bytes = format == WireFormat::kBinary ? context.options.max_binary_body_bytes
                                                         : context.options.max_json_body_bytes;
-  const SyncRequest sync_request = decode_request(request.body, format, limits);
+  // Inflated under the same cap as a plain body: a small bomb is refused as too large.
+  const bool gzipped = is_gzip_coding(request.header("Content-Encoding").value_or(""));
+  const std::string inflated = gzipped ? gunzip(request.body, limits.max_body_bytes) : std::string();
+  const SyncRequest sync_request = decode_request(
+      gzipped ? std::string_view(inflated) : std::string_view(request.body), format, limits);
 
   auto tx = context.storage.begin();
   SyncIdentity identity = context.credentials.authenticate_device(*tx, authorization_of(request),
@@ -118,7 +138,7 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
   const SyncResponse sync_response = context.reconciler.sync(*tx, identity, sync_request, summary);
   Response response;
   response.content_type = format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
-  response.body = encode_response(sync_response, format);
+  encode_body(response, encode_response(sync_response, format), request);
 
   SyncRecord record;
   record.outcome = summary.outcome;
@@ -135,7 +155,7 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
   record.error_message = summary.error_message;
   context.registry.record_sync(*tx, identity.device, record);
   context.audit.sync(*tx, identity.device.id, identity.user.id, request.remote_address, summary);
-  tx->commit();  // durable (synchronous=FULL) before any acknowledgement leaves
+  tx->commit();  // durable (the WAL synced) before any acknowledgement leaves
   context.metrics.count_sync(summary);
 
   context.log.info("sync", {{"device", identity.device.id.to_string()},
@@ -177,6 +197,14 @@ Response sync(ServerContext& context, const Request& request) {
         http::error_response(http::ProtocolError::kUnsupportedMediaType,
                              "send the sync request as " + std::string(kBinaryContentType) +
                                  " or " + std::string(kJsonContentType));
+    record_failed_sync(context, identity, refused, request, started);
+    return refused;
+  }
+  const std::string_view coding = request.header("Content-Encoding").value_or("");
+  if (!is_gzip_coding(coding) && !is_identity_coding(coding)) {
+    Response refused = http::error_response(
+        http::ProtocolError::kUnsupportedMediaType,
+        "send the sync request with Content-Encoding gzip, or none");
     record_failed_sync(context, identity, refused, request, started);
     return refused;
   }

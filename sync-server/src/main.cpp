@@ -89,7 +89,7 @@ const std::vector<Option>& options() {
        [](Settings& s, const std::string& v) { s.http.port = static_cast<std::uint16_t>(parse_number("port", v, 0, 65535)); }},
       {"port-file", "FILE", "write the bound port to FILE once listening (for scripts and tests)",
        [](Settings& s, const std::string& v) { s.port_file = v; }},
-      {"threads", "N", "worker threads (default: 2)",
+      {"threads", "N", "worker threads; most wait on the disk at any time (default: 8)",
        [](Settings& s, const std::string& v) { s.http.threads = static_cast<unsigned>(parse_number("threads", v, 1, 256)); }},
       {"tls-cert", "FILE", "PEM certificate chain: serve HTTPS (needs --tls-key)",
        [](Settings& s, const std::string& v) { s.tls_cert = v; }},

@@ -1,11 +1,14 @@
-// The embedded storage backend: one SQLite file in WAL mode with synchronous=FULL, so a commit is
-// durable before the server acknowledges anything. All of the server's SQL for SQLite is here and
-// in sqlite_storage_schema.h. Also its backups and restores: a backup is a consistent copy made
-// with SQLite's online backup API; a restore puts such a copy in place with a new epoch.
+// The embedded storage backend: one SQLite file in WAL mode whose commits return only once the
+// WAL is synced (group commit), so a commit is durable before the server acknowledges anything.
+// All of the server's SQL for SQLite is here and in sqlite_storage_schema.h. Also its backups and
+// restores: a backup is a consistent copy made with SQLite's online backup API; a restore puts
+// such a copy in place with a new epoch.
 //
 // Threading: SQLite has one writer at a time, and nearly every request writes (a sync records the
 // device's visit), so the backend keeps one connection and hands it to one transaction at a time
-// under a mutex; other requests wait for it (never fail for it).
+// under a mutex; other requests wait for it (never fail for it). A commit releases the connection
+// before it waits for its fsync, which it shares with the commits made meanwhile
+// (wal_group_commit.h).
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 #include "audit_chain.h"
 #include "sqlite_storage_schema.h"
 #include "stored_value_codec.h"
+#include "wal_group_commit.h"
 
 namespace fieldsync::server {
 namespace {
@@ -191,10 +195,20 @@ void write_new_epoch(Database& db) {
 
 class SqliteTransaction final : public StorageTransaction {
  public:
-  SqliteTransaction(std::unique_lock<std::mutex> lock, Database& db)
-      : lock_(std::move(lock)), db_(db), transaction_(db, sqlite::Transaction::Kind::kWrite) {}
+  SqliteTransaction(std::unique_lock<std::mutex> lock, Database& db, WalGroupCommit& durability)
+      : lock_(std::move(lock)),
+        db_(db),
+        durability_(durability),
+        transaction_(db, sqlite::Transaction::Kind::kWrite) {}
 
-  void commit() override { transaction_.commit(); }
+  // Committed on the connection, which the next request may have at once; then durable once the
+  // WAL is synced past this commit.
+  void commit() override {
+    transaction_.commit();
+    const std::uint64_t number = durability_.note_commit();
+    lock_.unlock();
+    durability_.wait_durable(number);
+  }
 
   // --- Server identity ---
   Uuid epoch() override { return meta_uuid("epoch"); }
@@ -545,13 +559,30 @@ class SqliteTransaction final : public StorageTransaction {
   }
 
   // --- Pulls ---
+  // A page is the scope's first `limit` rows after `after`. Asking SQLite for them with ORDER BY
+  // seq LIMIT would read and sort every row of the scope after `after` on every page (a fresh
+  // device's first pull would cost the square of its caseload). Instead the page's last sequence
+  // number is found first, from the index alone, in windows of the sequence that double until
+  // they hold a whole page; then exactly the page's rows are read. So a page costs its own rows,
+  // plus a few index probes per case in scope: never what came before it.
   std::vector<StoredChange> current_since(std::span<const CaseId> cases, std::uint64_t after,
                                           std::size_t limit) override {
+    if (limit == 0) return {};
     fill_scope(cases);
-    auto select = db_.prepare("SELECT " + prefixed_change_columns("c") +
-                              " FROM temp.pull_scope s JOIN current c ON c.case_id = s.case_id "
-                              "WHERE c.seq > ? ORDER BY c.seq LIMIT ?");
-    select.bind(1, as_int(after)).bind(2, static_cast<std::int64_t>(limit));
+    const std::uint64_t last = last_seq();
+    std::uint64_t page_end = last;
+    for (std::uint64_t window = limit; after < last; window *= 2) {
+      const std::uint64_t upper = last - after <= window ? last : after + window;
+      if (scope_rows_between(after, upper) >= limit) {
+        page_end = nth_scope_seq_between(after, upper, limit);
+        break;
+      }
+      if (upper == last) break;
+    }
+    auto select = db_.prepare("SELECT " + prefixed_change_columns("c") + " FROM " +
+                              std::string(kScopeJoin) +
+                              " WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq");
+    select.bind(1, as_int(after)).bind(2, as_int(page_end));
     return read_changes(select);
   }
   std::vector<StoredChange> current_of_case(const CaseId& case_id, std::uint64_t up_to) override {
@@ -565,7 +596,7 @@ class SqliteTransaction final : public StorageTransaction {
     fill_scope(cases);
     auto select = db_.prepare(
         "SELECT c.record_id, c.field, c.lost_hlc, c.lost_origin, c.case_id, c.resolved_hlc, "
-        "c.resolved_origin, c.seq FROM temp.pull_scope s JOIN conflicts c "
+        "c.resolved_origin, c.seq FROM temp.pull_scope s CROSS JOIN conflicts c "
         "ON c.case_id = s.case_id WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq");
     select.bind(1, as_int(after)).bind(2, as_int(up_to));
     return read_conflicts(select);
@@ -1110,6 +1141,28 @@ class SqliteTransaction final : public StorageTransaction {
     return columns;
   }
 
+  // The scope's current rows, one case at a time through current_by_case. CROSS JOIN keeps
+  // that order: left to itself SQLite may walk the whole index and look each row's case up.
+  static constexpr std::string_view kScopeJoin =
+      "temp.pull_scope s CROSS JOIN current c ON c.case_id = s.case_id";
+
+  std::uint64_t scope_rows_between(std::uint64_t after, std::uint64_t up_to) {
+    auto count = db_.prepare("SELECT count(*) FROM " + std::string(kScopeJoin) +
+                             " WHERE c.seq > ? AND c.seq <= ?");
+    count.bind(1, as_int(after)).bind(2, as_int(up_to));
+    count.step();
+    return as_uint(count.column_int(0));
+  }
+
+  // The sequence number of the scope's `n`th row in (after, up_to]; there are at least `n`.
+  std::uint64_t nth_scope_seq_between(std::uint64_t after, std::uint64_t up_to, std::size_t n) {
+    auto select = db_.prepare("SELECT c.seq FROM " + std::string(kScopeJoin) +
+                              " WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq LIMIT 1 OFFSET ?");
+    select.bind(1, as_int(after)).bind(2, as_int(up_to)).bind(3, static_cast<std::int64_t>(n - 1));
+    if (!select.step()) throw Error(ErrorCode::kInternal, "a pull page lost rows while counted");
+    return as_uint(select.column_int(0));
+  }
+
   // The cases of a pull, in a temporary table the pull queries join against.
   void fill_scope(std::span<const CaseId> cases) {
     if (scope_filled_ && std::equal(cases.begin(), cases.end(), scope_.begin(), scope_.end())) return;
@@ -1143,6 +1196,7 @@ class SqliteTransaction final : public StorageTransaction {
 
   std::unique_lock<std::mutex> lock_;
   Database& db_;
+  WalGroupCommit& durability_;
   sqlite::Transaction transaction_;
   std::vector<CaseId> scope_;
   bool scope_filled_ = false;
@@ -1269,11 +1323,12 @@ class SqliteStorage final : public ServerStorage {
         lock_(data_dir, DataDirLock::Kind::kShared),
         db_(path_, Database::Mode::kReadWriteCreate) {
     migrate();
+    durability_.wait_durable(durability_.note_commit());  // the new schema, on disk
   }
 
   std::unique_ptr<StorageTransaction> begin() override {
     std::unique_lock lock(mutex_);
-    return std::make_unique<SqliteTransaction>(std::move(lock), db_);
+    return std::make_unique<SqliteTransaction>(std::move(lock), db_, durability_);
   }
 
   std::uint64_t size_bytes() override {
@@ -1289,7 +1344,9 @@ class SqliteStorage final : public ServerStorage {
  private:
   void migrate() {
     db_.exec("PRAGMA journal_mode = WAL");
-    db_.exec("PRAGMA synchronous = FULL");
+    // Commits are synced by WalGroupCommit, several at once; SQLite still syncs around its
+    // checkpoints.
+    db_.exec("PRAGMA synchronous = NORMAL");
     db_.exec("PRAGMA busy_timeout = 10000");
     db_.exec("PRAGMA foreign_keys = ON");
     const int version = db_.user_version();
@@ -1332,6 +1389,7 @@ class SqliteStorage final : public ServerStorage {
   DataDirLock lock_;
   std::mutex mutex_;
   Database db_;
+  WalGroupCommit durability_{path_ + "-wal"};
 };
 
 }  // namespace

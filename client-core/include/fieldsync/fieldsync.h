@@ -470,7 +470,7 @@ void fieldsync_cancel_flag_free(fieldsync_cancel_flag *flag) FIELDSYNC_NOEXCEPT;
 typedef struct fieldsync_sync_settings {
   const char *server_url;           /* required: "https://sync.example.org" */
   fieldsync_client_info client;     /* sent as telemetry; members may be NULL */
-  int32_t max_changes_per_request;  /* changes pushed per round trip (whole groups); 2000 */
+  int32_t max_changes_per_request;  /* changes pushed per round trip (whole groups); 5000 */
   int32_t max_rounds;               /* round trips per call, a guard against a looping server; 100 */
   int64_t initial_retry_delay_ms;   /* backoff after a temporary failure starts here; 500 */
   int64_t max_retry_delay_ms;       /* and doubles up to this; 60000 */

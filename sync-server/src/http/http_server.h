@@ -33,7 +33,10 @@ struct TlsFiles {
 struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";  // an IP address, v4 or v6, not a host name
   std::uint16_t port = 0;                  // 0: an ephemeral port; port() tells which
-  unsigned threads = 2;
+  // Handlers block on storage (a sync waits for its commit's fsync), so there are more threads
+  // than cores: while some wait for the disk, others decode and encode, and commits made
+  // meanwhile share the next fsync.
+  unsigned threads = 8;
   std::size_t max_body_bytes = 32 * 1024 * 1024;
   // From a request's first byte to its last (headers and body). Also bounds the TLS handshake
   // plus the first request of a connection, and the writing of each response.

@@ -506,7 +506,7 @@ class ServerStorage {
   virtual std::uint64_t size_bytes() = 0;
 };
 
-// The embedded default: one SQLite database (WAL, synchronous=FULL) in `data_dir`, created with
+// The embedded default: one SQLite database (WAL, each commit synced) in `data_dir`, created with
 // its schema on first use. Opens `data_dir`/fieldsync-server.db; creates `data_dir` if needed.
 // While open it holds a shared lock on `data_dir`/fieldsync-server.lock, so that a restore never
 // replaces the database under it; Error(kConflict) while a restore holds that lock.

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -30,6 +31,16 @@ struct ServerProcessOptions {
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
   std::chrono::milliseconds start_timeout{20'000};
 };
+
+// Where fieldsync-server is: $FIELDSYNC_SERVER when set, else beside the running program (an
+// installed layout), else `built_at` (the build's own path, compiled into the caller).
+inline std::string locate_server_binary(const std::string& built_at) {
+  if (const char* from_env = std::getenv("FIELDSYNC_SERVER")) return from_env;
+  const auto beside =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "fieldsync-server";
+  if (std::filesystem::exists(beside)) return beside.string();
+  return built_at;
+}
 
 class ServerProcess {
  public:
