@@ -7,7 +7,7 @@
 #include "audit_chain.h"
 #include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
-#include "http/query_string.h"
+#include "http/query_params.h"
 #include "route_access.h"
 #include "server_app.h"
 

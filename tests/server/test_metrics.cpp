@@ -9,7 +9,7 @@
 
 #include "fieldsync/error.h"
 #include "http/address_allow_list.h"
-#include "http/query_string.h"
+#include "http/query_params.h"
 #include "server_fixture.h"
 #include "server_metrics.h"
 
@@ -237,4 +237,5 @@ TEST_CASE("Query strings are decoded into named parameters", "[server][http]") {
   CHECK_THROWS_AS(parse_query("a=1&a=2"), Error);
   CHECK_THROWS_AS(parse_query("a=%2"), Error);
   CHECK_THROWS_AS(parse_query("a=%zz"), Error);
+  CHECK_THROWS_AS(parse_query("=1"), Error);
 }
