@@ -24,7 +24,7 @@ ServerOptions with_data_dir(ServerOptions options, const dev::ScratchDir& dir) {
   return options;
 }
 
-// The server commits with synchronous=FULL, and the suite makes thousands of commits: on a disk
+// The server syncs every commit to disk, and the suite makes thousands of commits: on a disk
 // each costs an fsync. Durability is not what these tests check, so the files go to a RAM-backed
 // file system when there is one (still real SQLite files, WAL and all).
 std::filesystem::path scratch_parent() {
