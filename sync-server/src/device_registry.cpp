@@ -89,6 +89,7 @@ void DeviceRegistry::record_failed_sync(StorageTransaction& tx, const OriginId& 
                                         const SyncRecord& record) const {
   std::optional<Device> device = tx.device(device_id);
   if (!device) return;
+  device->last_seen_ms = record.at_ms;  // it did authenticate
   apply(tx, *device, record);
 }
 

@@ -1,12 +1,15 @@
 // The monitoring routes of the admin API (docs/http-api.md, "Monitoring"): the device list with
 // its filters, sorting and paging; one device; the overview's counts and rates; sync activity in
-// buckets; the conflict log and rejected groups as metadata with their filters; and clear 400s
-// for query parameters that are wrong.
+// buckets; the conflict log and rejected groups as metadata with their filters; clear 400s for
+// query parameters that are wrong; and an older database's rejections after the upgrade.
 #include <catch2/catch.hpp>
 
 #include <set>
 
+#include "fieldsync/crypto.h"
+#include "fieldsync/sqlite_db.h"
 #include "server_fixture.h"
+#include "sqlite_storage_schema.h"
 
 using namespace fieldsync;
 using namespace fieldsync::server;
@@ -372,4 +375,51 @@ TEST_CASE("Rejected groups are listed newest first, filtered by device, user, co
   CHECK(page.at("total") == 2);
   REQUIRE(page.at("rejections").size() == 1);
   CHECK(page.at("rejections").at(0).at("code") == "validation");
+}
+
+TEST_CASE(
+    "A database from before the device registry is upgraded, its rejections listed with their "
+    "codes",
+    "[server][admin][monitor][migration]") {
+  const dev::ScratchDir dir;
+  const OriginId device = Uuid::random_v4();
+  const WriteGroupId group = Uuid::random_v4();
+  {
+    // The first format, as an older server left it: a device and one rejected group.
+    sqlite::Database db(dir.file("fieldsync-server.db"), sqlite::Database::Mode::kReadWriteCreate);
+    db.exec(sqlite_schema::kMigrations[0]);
+    for (const char* key : {"epoch", "origin"}) {
+      db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)")
+          .bind(1, key)
+          .bind(2, Uuid::random_v4())
+          .run();
+    }
+    db.prepare("INSERT INTO devices VALUES (?, 'amira', 1, x'00', 1, 2, 3, '', '{}')")
+        .bind(1, device)
+        .run();
+    SyncResponse holder;
+    holder.rejections.push_back({group, RejectionCode::kFrozen, "note.content: cannot change", {}});
+    const std::string blob = encode_response(holder, WireFormat::kBinary);
+    db.prepare("INSERT INTO rejected_groups VALUES (?, ?, ?, x'00', 42)")
+        .bind(1, device)
+        .bind(2, group)
+        .bind_blob(3, crypto::as_bytes(blob))
+        .run();
+    db.set_user_version(1);
+  }
+  const std::unique_ptr<ServerStorage> storage = open_sqlite_storage(dir.path().string());
+  auto tx = storage->begin();
+  const Page<RejectionMetadata> page = tx->rejections({});
+  REQUIRE(page.total == 1);
+  const RejectionMetadata& rejection = page.items.front();
+  CHECK(rejection.device == device);
+  CHECK(rejection.user_id == "amira");
+  CHECK(rejection.write_group == group);
+  CHECK(rejection.code == RejectionCode::kFrozen);
+  CHECK(rejection.message == "note.content: cannot change");
+  CHECK(rejection.rejected_at_ms == 42);
+  const std::optional<Device> upgraded = tx->device(device);
+  REQUIRE(upgraded);
+  CHECK(upgraded->last_sync_ms == 3);
+  CHECK(upgraded->activity == DeviceActivity{});
 }

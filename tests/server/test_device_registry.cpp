@@ -182,6 +182,7 @@ TEST_CASE("A sync answered with an error is recorded against its device", "[serv
     CHECK(entry.at("last_error").at("message") == error_message(answer));
     CHECK(entry.at("last_sync_ms") == synced_at);  // no successful sync
     CHECK(entry.at("last_attempt_ms") == server.clock.wall_ms());
+    CHECK(entry.at("last_seen_ms") == server.clock.wall_ms());
     const nlohmann::json& last = entry.at("recent_syncs").at(0);
     CHECK(last.at("outcome") == "failed");
     CHECK(last.at("bytes_in") == std::string("not a sync request").size());
