@@ -168,6 +168,8 @@ json report_to_json(const client::SyncReport& report) {
                  {"changes_pulled", report.changes_pulled},
                  {"conflicts_queued", report.conflicts_queued},
                  {"restamped_changes", report.restamped_changes},
+                 {"groups_restored", report.groups_restored},
+                 {"groups_renumbered", report.groups_renumbered},
                  {"outbox_remaining", report.outbox_remaining}};
   if (report.error) {
     result["error"] = {{"domain", static_cast<std::int32_t>(report.error->domain())},

@@ -64,6 +64,7 @@ struct OutboxRow {
   CaseId case_id;
   std::int64_t queued_at_ms = 0;
   std::vector<Change> changes;
+  bool restored = false;  // sent again for a server restored from a backup (WriteGroup::restored)
 };
 
 class Store::Impl {
@@ -143,7 +144,8 @@ class Store::Impl {
   std::vector<CaseId> cases();
   std::vector<OutboxEntry> outbox(sqlite::Database& db, std::size_t max_changes);
   void queue_outbox(const WriteGroupId& group, const CaseId& case_id,
-                    const std::vector<Change>& changes);  // writer
+                    const std::vector<Change>& changes, bool restored = false);  // writer
+  void insert_outbox_row(const OutboxRow& row);  // writer; also marks the group pending
   // The rows of one write group, or of the whole outbox when `group` is null, by sequence: whole
   // groups, up to `max_changes` changes (at least one group).
   std::vector<OutboxRow> outbox_rows(sqlite::Database& db, const WriteGroupId* group,
@@ -171,6 +173,17 @@ class Store::Impl {
   bool purge_case_if_settled(const CaseId& case_id);  // writer
   void set_last_sync_error(std::string_view code, std::string_view message);
   void read_last_sync_error(Telemetry& telemetry);  // reader_, read_mutex_ held
+
+  // --- recovery from restores (store_recovery.cpp) ---
+  // On a repush directive (the server was restored from a backup), inside apply_sync's
+  // transaction: queues as restored groups every change of this device still current here whose
+  // group is no longer in the outbox. Returns the number of groups queued. Writer.
+  std::size_t queue_restored_groups();
+  // On a duplicate_mismatch that says the server's highest sequence number of this device (this
+  // store was restored from an old backup): gives the refused group new sequence numbers after
+  // it, keeping its content and versions, so that it is sent again. False when that cannot help
+  // (the rejection is then handled as any other). Writer.
+  bool renumber_after_sequence_reuse(const Rejection& rejection);
 
   // --- clock skew (store_restamp.cpp) ---
   // After a clock-skew rejection, inside apply_sync's transaction: re-stamps the unacknowledged

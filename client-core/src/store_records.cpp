@@ -73,32 +73,35 @@ void Store::Impl::save_record(const RecordId& id, const RecordState& state) {
 Bytes Store::Impl::seal_outbox_row(const OutboxRow& row) {
   const crypto::SecretKey key = case_key_or_create(row.case_id);
   SyncRequest unit;
-  unit.write_groups.push_back({row.group, row.changes});
+  unit.write_groups.push_back({row.group, row.changes, row.restored});
   const std::string encoded = encode_request(unit, WireFormat::kBinary);
   return seal(key, SealPurpose::kOutbox, "", row.group, seq_field(row.first_seq),
               crypto::as_bytes(encoded));
 }
 
 void Store::Impl::queue_outbox(const WriteGroupId& group, const CaseId& case_id,
-                               const std::vector<Change>& changes) {
-  const OutboxRow row{static_cast<std::int64_t>(changes.front().device_seq), group, case_id,
-                      clock_source_.wall_ms(), changes};
+                               const std::vector<Change>& changes, bool restored) {
+  insert_outbox_row({static_cast<std::int64_t>(changes.front().device_seq), group, case_id,
+                     clock_source_.wall_ms(), changes, restored});
+}
+
+void Store::Impl::insert_outbox_row(const OutboxRow& row) {
   auto insert = writer_->prepare(
       "INSERT INTO outbox(first_seq, write_group, case_id, change_count, queued_at, sealed) "
       "VALUES (?, ?, ?, ?, ?, ?)");
   insert.bind(1, row.first_seq)
-      .bind(2, group)
-      .bind(3, case_id)
-      .bind(4, static_cast<std::int64_t>(changes.size()))
+      .bind(2, row.group)
+      .bind(3, row.case_id)
+      .bind(4, static_cast<std::int64_t>(row.changes.size()))
       .bind(5, row.queued_at_ms)
       .bind_blob(6, seal_outbox_row(row))
       .run();
   auto pending = writer_->prepare(
       "INSERT OR IGNORE INTO pending_groups(record_id, write_group) VALUES (?, ?)");
   const RecordId* last_record = nullptr;
-  for (const Change& change : changes) {
+  for (const Change& change : row.changes) {
     if (last_record && *last_record == change.record_id) continue;  // changes come by record
-    pending.bind(1, change.record_id).bind(2, group).run();
+    pending.bind(1, change.record_id).bind(2, row.group).run();
     last_record = &change.record_id;
   }
 }
@@ -134,6 +137,7 @@ std::vector<OutboxRow> Store::Impl::outbox_rows(sqlite::Database& db, const Writ
       throw Error(ErrorCode::kIntegrity, "an outbox entry holds another write group");
     }
     row.changes = std::move(unit.write_groups[0].changes);
+    row.restored = unit.write_groups[0].restored;
     rows.push_back(std::move(row));
   }
   return rows;
@@ -267,7 +271,7 @@ std::vector<OutboxEntry> Store::Impl::outbox(sqlite::Database& db, std::size_t m
   std::map<WriteGroupId, std::size_t> index;
   for (OutboxRow& row : outbox_rows(db, nullptr, max_changes)) {
     const auto [found, added] = index.emplace(row.group, entries.size());
-    if (added) entries.push_back({WriteGroup{row.group, {}}, row.queued_at_ms});
+    if (added) entries.push_back({WriteGroup{row.group, {}, row.restored}, row.queued_at_ms});
     auto& changes = entries[found->second].group.changes;
     for (Change& change : row.changes) changes.push_back(std::move(change));
   }

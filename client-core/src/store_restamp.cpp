@@ -23,7 +23,9 @@
 //    (stamps rise with sequence numbers, so the server refuses a suffix, never a prefix), hence
 //    was sent again in the same request and acknowledged as a resend.
 //  - The whole outbox is re-stamped, not only the refused groups: the same clock stamped them
-//    all, and the order of a device's edits must survive.
+//    all, and the order of a device's edits must survive. Restored groups (sent again for a
+//    server restored from a backup) are the exception: the server accepted their versions once,
+//    so those are in its past, and they must keep them to be recognised.
 //  - A fresh stamp is above every version this device holds from outside, so a re-stamped change
 //    wins over what its field showed, even a pulled change that had overridden it (the local
 //    conflict about that is void; the server's log, keyed by the new stamps, reports what was
@@ -102,6 +104,7 @@ void drop_conflicts_lost_by(Store::Impl& impl, const std::vector<RestampedVersio
 void Store::Impl::restamp_after_clock_skew(SyncApplied& applied) {
   hlc_.rewind_to(meta_hlc(*writer_, kHlcExternalKey));
   std::vector<OutboxRow> rows = outbox_rows(*writer_, nullptr);
+  std::erase_if(rows, [](const OutboxRow& row) { return row.restored; });
   std::vector<Change> changes = changes_in_stamp_order(rows);
   if (changes.empty()) return;
   const std::vector<RestampedVersion> mapping = restamp_outbox(changes, hlc_, identity_.device_id);

@@ -262,6 +262,10 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
         clock_skew = true;  // not the worker's to see: re-stamped below and sent again
         continue;
       }
+      if (renumber_after_sequence_reuse(rejection)) {
+        ++applied.renumbered_groups;  // sent again under new numbers: nothing for the worker
+        continue;
+      }
       apply_rejection(rejection);
       ++applied.rejected_groups;
     }
@@ -317,6 +321,14 @@ SyncApplied Store::Impl::apply_sync(const SyncResponse& response) {
         case DirectiveKind::kUpgradeRequired:
           record_ack.bind(1, static_cast<std::int64_t>(directive.id)).run();
           break;
+        case DirectiveKind::kRepush: {
+          // Once: while the server repeats it, this device's acknowledgement is on its way.
+          auto done = writer_->prepare("SELECT 1 FROM directive_acks WHERE directive_id = ?");
+          done.bind(1, static_cast<std::int64_t>(directive.id));
+          if (!done.step()) applied.restored_groups += queue_restored_groups();
+          record_ack.bind(1, static_cast<std::int64_t>(directive.id)).run();
+          break;
+        }
       }
       applied.directives.push_back(directive);
     }

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "fieldsync/content_coding.h"
 #include "server_http.h"
 
 namespace fieldsync::client {
@@ -19,6 +20,9 @@ using std::chrono::milliseconds;
 // far ahead again unless something is badly wrong (a server whose clock jumps); an error then
 // says so, instead of a loop.
 constexpr int kMaxRestampsPerSync = 2;
+
+// What a server that cannot inflate a gzip request answers (RFC 7694).
+constexpr int kUnsupportedMediaType = 415;
 
 // How long the system timer sleeps at most before looking at the cancel flag again.
 constexpr milliseconds kWaitSlice{50};
@@ -100,6 +104,7 @@ class SyncSession {
         timer_(settings.timer ? *settings.timer : SyncTimer::system()),
         deadline_(deadline),
         cancel_(cancel),
+        compress_requests_(settings.compress),
         sync_url_(server_endpoint(settings.server_url, "/v1/sync")),
         random_(settings.jitter_seed != 0 ? settings.jitter_seed : std::random_device{}()) {
     check_settings(settings);
@@ -173,21 +178,37 @@ class SyncSession {
   Attempt attempt() {
     // Prepared afresh each time: a retry carries what the UI recorded meanwhile.
     const SyncRequest request = store_.prepare_sync(settings_.max_changes_per_request, telemetry_);
-    ++report_.requests;
     platform::HttpResponse response;
     try {
-      response = transport_.send(http_request(request));
+      bool sent_compressed = false;
+      ++report_.requests;
+      response = transport_.send(http_request(request, sent_compressed));
+      if (response.status == kUnsupportedMediaType && sent_compressed) {
+        compress_requests_ = false;  // a server that takes no gzip: plain from now on
+        ++report_.requests;
+        response = transport_.send(http_request(request, sent_compressed));
+      }
     } catch (const Error& error) {
       if (error.domain() != ErrorDomain::kNetwork) throw;
       return Attempt::network_failure(error);
     }
     if (response.status >= 200 && response.status <= 299) {
-      return Attempt::answered(decode_response(response.body, answer_format(response)));
+      const WireFormat format = answer_format(response);
+      return Attempt::answered(decode_response(inflated_body(response), format));
     }
     return Attempt::refused(read_error_answer(response, std::chrono::system_clock::now()));
   }
 
-  platform::HttpRequest http_request(const SyncRequest& request) const {
+  // The answer's body as the server encoded it: a gzip body is inflated under the decoder's cap.
+  static std::string inflated_body(platform::HttpResponse& response) {
+    const std::string coding = response.header("Content-Encoding");
+    if (is_identity_coding(coding)) return std::move(response.body);
+    if (is_gzip_coding(coding)) return gunzip(response.body, DecodeLimits{}.max_body_bytes);
+    throw Error(ErrorCode::kMalformed,
+                "the server answered in a content coding this device does not know");
+  }
+
+  platform::HttpRequest http_request(const SyncRequest& request, bool& compressed) const {
     platform::HttpRequest http;
     http.url = sync_url_;
     const std::string content_type(content_type_of(settings_.format));
@@ -195,6 +216,17 @@ class SyncSession {
                     {"Content-Type", content_type},
                     {"Accept", content_type}};
     http.body = encode_request(request, settings_.format);
+    compressed = false;
+    if (settings_.compress) {
+      http.headers.emplace_back("Accept-Encoding", kGzipCoding);
+      if (compress_requests_) {
+        if (std::optional<std::string> gzipped = gzip_if_worthwhile(http.body)) {
+          http.body = std::move(*gzipped);
+          http.headers.emplace_back("Content-Encoding", kGzipCoding);
+          compressed = true;
+        }
+      }
+    }
     // A request never outlasts the deadline: it is cut short, then retried in the next window.
     const auto left = std::chrono::duration_cast<milliseconds>(deadline_ - timer_.now());
     http.timeout = std::clamp(left, milliseconds(1), settings_.request_timeout);
@@ -226,6 +258,8 @@ class SyncSession {
     report_.changes_pulled += response.changes.size();
     report_.conflicts_queued += applied.conflicts_queued;
     report_.restamped_changes += applied.restamped_changes;
+    report_.groups_restored += applied.restored_groups;
+    report_.groups_renumbered += applied.renumbered_groups;
     if (applied.wiped) {
       report_.outbox_remaining = 0;
       report_.outcome = SyncOutcome::kWiped;
@@ -293,6 +327,7 @@ class SyncSession {
   SyncTimer& timer_;
   const Clock::time_point deadline_;
   const std::atomic<bool>* const cancel_;
+  bool compress_requests_;  // false once the server refused a gzip request
   const std::string sync_url_;
   Telemetry telemetry_;
   std::string token_;

@@ -65,6 +65,9 @@ struct Exchange {
   bool too_large = false;
   const std::atomic<bool>* cancel = nullptr;
   bool cancelled = false;
+  bool tls = false;  // count the TLS records rather than the plaintext inside them
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
 };
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user_data) {
@@ -104,6 +107,31 @@ int on_progress(void* user_data, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
   return 0;
 }
 
+// libcurl reports every chunk it writes to or reads from the connection here (CURLOPT_VERBOSE is
+// on only when counting); its own text messages are ignored.
+int on_debug(CURL*, curl_infotype type, char*, std::size_t size, void* user_data) {
+  auto& exchange = *static_cast<Exchange*>(user_data);
+  switch (type) {
+    case CURLINFO_HEADER_OUT:
+    case CURLINFO_DATA_OUT:
+      if (!exchange.tls) exchange.bytes_sent += size;
+      break;
+    case CURLINFO_SSL_DATA_OUT:
+      if (exchange.tls) exchange.bytes_sent += size;
+      break;
+    case CURLINFO_HEADER_IN:
+    case CURLINFO_DATA_IN:
+      if (!exchange.tls) exchange.bytes_received += size;
+      break;
+    case CURLINFO_SSL_DATA_IN:
+      if (exchange.tls) exchange.bytes_received += size;
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
 class CurlTransport final : public HttpTransport {
  public:
   explicit CurlTransport(const CurlTransportOptions& options) : options_(options) {
@@ -122,6 +150,7 @@ class CurlTransport final : public HttpTransport {
     set_request_options(request, headers.get(), exchange);
     error_buffer_[0] = '\0';
     const CURLcode result = curl_easy_perform(handle_.get());
+    count_traffic(exchange);
     if (result != CURLE_OK) throw_curl(result, failure_message(request, result, exchange));
     long status = 0;
     curl_easy_getinfo(handle_.get(), CURLINFO_RESPONSE_CODE, &status);
@@ -152,6 +181,17 @@ class CurlTransport final : public HttpTransport {
     set(CURLOPT_HEADERFUNCTION, &on_header);
     set(CURLOPT_XFERINFOFUNCTION, &on_progress);
     set(CURLOPT_NOPROGRESS, 0L);  // the progress callback is how a cancel reaches libcurl
+    if (options_.traffic) {
+      set(CURLOPT_DEBUGFUNCTION, &on_debug);
+      set(CURLOPT_VERBOSE, 1L);  // what makes libcurl call on_debug
+    }
+  }
+
+  void count_traffic(const Exchange& exchange) {
+    if (!options_.traffic) return;
+    options_.traffic->bytes_sent += exchange.bytes_sent;
+    options_.traffic->bytes_received += exchange.bytes_received;
+    ++options_.traffic->exchanges;
   }
 
   static HeaderList header_list(const HttpHeaders& headers) {
@@ -190,6 +230,8 @@ class CurlTransport final : public HttpTransport {
     set(CURLOPT_WRITEDATA, &exchange);
     set(CURLOPT_HEADERDATA, &exchange);
     set(CURLOPT_XFERINFODATA, &exchange);
+    exchange.tls = request.url.starts_with("https:") || request.url.starts_with("HTTPS:");
+    if (options_.traffic) set(CURLOPT_DEBUGDATA, &exchange);
   }
 
   std::string failure_message(const HttpRequest& request, CURLcode result,

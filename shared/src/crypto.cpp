@@ -352,6 +352,17 @@ Bytes sha256(std::span<const std::uint8_t> bytes) {
   return digest;
 }
 
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (const std::uint8_t byte : bytes) {
+    hex.push_back(kDigits[byte >> 4]);
+    hex.push_back(kDigits[byte & 0xF]);
+  }
+  return hex;
+}
+
 Bytes random_bytes(std::size_t n) {
   Bytes out(n);
   fill_random(out);

@@ -103,6 +103,16 @@ void Database::set_user_version(int version) {
   exec("PRAGMA user_version = " + std::to_string(version));
 }
 
+void Database::copy_to(Database& target) {
+  sqlite3_backup* backup = sqlite3_backup_init(target.db_, "main", db_, "main");
+  if (!backup) fail(target.db_, sqlite3_errcode(target.db_), "backup");
+  // All pages in one step: one read transaction on this database, so the copy is consistent.
+  const int rc = sqlite3_backup_step(backup, -1);
+  const int finished = sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) fail(nullptr, rc, "backup");
+  check(target.db_, finished, "backup");
+}
+
 Statement::Statement(Database& owner, std::string_view sql)
     : owner_(&owner), db_(owner.db_), sql_(sql) {
   stmt_ = owner_->take_statement(sql_);

@@ -27,11 +27,12 @@ constexpr std::array<std::pair<RejectionCode, std::string_view>, 6> kRejectionNa
     {RejectionCode::kMalformed, "malformed"},
 }};
 
-constexpr std::array<std::pair<DirectiveKind, std::string_view>, 4> kDirectiveNames = {{
+constexpr std::array<std::pair<DirectiveKind, std::string_view>, 5> kDirectiveNames = {{
     {DirectiveKind::kPurgeCase, "purge_case"},
     {DirectiveKind::kWipe, "wipe"},
     {DirectiveKind::kRetire, "retire"},
     {DirectiveKind::kUpgradeRequired, "upgrade_required"},
+    {DirectiveKind::kRepush, "repush"},
 }};
 
 template <class Enum, std::size_t N>

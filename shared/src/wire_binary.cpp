@@ -7,7 +7,8 @@
 //   message     major:u16le minor:u16le, then a cereal portable binary archive: endianness:u8
 //               (1, little) and the request or the response. The version comes first and never
 //               moves, so that any later major version can be recognised and refused clearly.
-//   request     u32 cursor:string groups:count{id changes} directive_acks:count{varint} telemetry
+//   request     u32 cursor:string groups:count{group} directive_acks:count{varint} telemetry
+//   group       id [flags:u8] changes; flags (class version 2 on) bit 0: restored, others 0
 //   telemetry   u32 app_version core_version platform:string pending_count:varint
 //               oldest_pending_age_ms:zz last_error_code last_error_message:string
 //               device_clock_ms:zz
@@ -15,6 +16,7 @@
 //               resolutions:count{resolution} next_cursor:string more:u8 server_time_ms:zz
 //               directives:count{directive}
 //   rejection   u32 write_group:id code:u8 message:string server_values:changes
+//               [highest_accepted_seq:varint] (class version 2 on)
 //   conflict    u32 collection record_id:id case_id:id field lost:side winner:side
 //   side        type:u8 value version author
 //   resolution  u32 record_id:id field:string lost:version resolved_by:version
@@ -53,13 +55,13 @@ struct PartVersion {
 template <class Part>
 constexpr PartVersion kPart{};
 template <>
-constexpr PartVersion kPart<SyncRequest>{1, "request"};
+constexpr PartVersion kPart<SyncRequest>{2, "request"};  // 2: a group's flags (restored)
 template <>
 constexpr PartVersion kPart<SyncResponse>{1, "response"};
 template <>
 constexpr PartVersion kPart<Telemetry>{1, "telemetry"};
 template <>
-constexpr PartVersion kPart<Rejection>{1, "rejection"};
+constexpr PartVersion kPart<Rejection>{2, "rejection"};  // 2: highest_accepted_seq
 template <>
 constexpr PartVersion kPart<Conflict>{1, "conflict"};
 template <>
@@ -107,6 +109,10 @@ constexpr std::uint8_t kRunCaseIsRecord = 0x08;  // a case record: its case id i
 constexpr std::uint8_t kRunNewCase = 0x10;
 constexpr std::uint8_t kRunNewAuthor = 0x20;
 constexpr std::uint8_t kRunKnownFlags = 0x3F;
+
+// Write group flags (request class version 2 on).
+constexpr std::uint8_t kGroupRestored = 0x01;
+constexpr std::uint8_t kGroupKnownFlags = 0x01;
 
 // Change flags: the value type in the low bits, then how the rest is coded.
 constexpr std::uint8_t kValueTypeMask = 0x07;
@@ -533,6 +539,7 @@ void write(Writer& writer, const Rejection& rejection) {
   writer.byte(static_cast<std::uint8_t>(rejection.code));
   writer.string(rejection.message);
   write_changes(writer, rejection.server_values);
+  writer.varint(rejection.highest_accepted_seq);
 }
 
 void read(Reader& reader, Rejection& rejection) {
@@ -541,6 +548,7 @@ void read(Reader& reader, Rejection& rejection) {
   if (!is_known(rejection.code)) throw_malformed("unknown rejection code");
   rejection.message = reader.text("rejection message");
   read_changes(reader, rejection.server_values);
+  if (reader.class_version() >= 2) rejection.highest_accepted_seq = reader.varint();
 }
 
 void write_side(Writer& writer, const ConflictSide& side) {
@@ -609,6 +617,7 @@ void write(Writer& writer, const SyncRequest& request) {
   writer.string(request.cursor);
   write_list(writer, request.write_groups, [&](const WriteGroup& group) {
     writer.id(group.id);
+    writer.byte(group.restored ? kGroupRestored : 0);
     writer.state().write_group = group.id;  // a group's runs are usually of the group itself
     write_changes(writer, group.changes);
   });
@@ -623,6 +632,11 @@ void read(Reader& reader, SyncRequest& request) {
             kMinWriteGroupBytes, [&] {
               WriteGroup group;
               group.id = reader.id();
+              if (reader.class_version() >= 2) {
+                const std::uint8_t flags = reader.byte();
+                if (flags & ~kGroupKnownFlags) throw_malformed("a write group has unknown flags");
+                group.restored = (flags & kGroupRestored) != 0;
+              }
               reader.state().write_group = group.id;
               read_changes(reader, group.changes);
               return group;
@@ -679,7 +693,7 @@ static void save(cereal::PortableBinaryOutputArchive& archive, const Part& part,
 template <wire_binary::VersionedPart Part>
 static void load(cereal::PortableBinaryInputArchive& archive, Part& part, std::uint32_t version) {
   wire_binary::check_class_version(version, wire_binary::kPart<Part>);
-  wire_binary::Reader reader(archive);
+  wire_binary::Reader reader(archive, version);
   wire_binary::read(reader, part);
 }
 

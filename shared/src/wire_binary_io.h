@@ -173,9 +173,13 @@ class Writer {
 
 class Reader {
  public:
-  explicit Reader(cereal::PortableBinaryInputArchive& archive)
-      : archive_(archive), context_(cereal::get_user_data<DecodeContext>(archive)) {}
+  // `class_version`: the version the message gives the part being read (older parts hold less).
+  Reader(cereal::PortableBinaryInputArchive& archive, std::uint32_t class_version)
+      : archive_(archive),
+        context_(cereal::get_user_data<DecodeContext>(archive)),
+        class_version_(class_version) {}
 
+  std::uint32_t class_version() const { return class_version_; }
   const Schema& schema() const { return context_.schema; }
   const DecodeLimits& limits() const { return context_.limits; }
   CodingState& state() { return context_.state; }
@@ -278,6 +282,7 @@ class Reader {
 
   cereal::PortableBinaryInputArchive& archive_;
   DecodeContext& context_;
+  const std::uint32_t class_version_;
 };
 
 }  // namespace fieldsync::wire_binary

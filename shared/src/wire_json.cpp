@@ -1,7 +1,7 @@
 // The JSON wire form (application/json), for debugging and for clients in other languages, and
 // the JSON forms of json_form.h it is built on.
 //
-// Members are named as in sync_messages.h; every message has {"protocol":{"major":1,"minor":0}}.
+// Members are named as in sync_messages.h; every message has {"protocol":{"major":1,"minor":1}}.
 // Decoding is strict inside objects (each member the encoder writes must be there, of its type)
 // but lets a message leave out its other top-level members (empty lists, defaults). Members it
 // does not know are ignored, so that a newer minor version may add some. The body is refused over
@@ -449,14 +449,17 @@ json telemetry_to_json(const Telemetry& telemetry) {
 }
 
 json write_group_to_json(const WriteGroup& group) {
-  return {{"id", id_to_json(group.id)}, {"changes", changes_to_json(group.changes)}};
+  return {{"id", id_to_json(group.id)},
+          {"changes", changes_to_json(group.changes)},
+          {"restored", group.restored}};
 }
 
 json rejection_to_json(const Rejection& rejection) {
   return {{"write_group", id_to_json(rejection.write_group)},
           {"code", to_string(rejection.code)},
           {"message", rejection.message},
-          {"server_values", changes_to_json(rejection.server_values)}};
+          {"server_values", changes_to_json(rejection.server_values)},
+          {"highest_accepted_seq", uint_to_json(rejection.highest_accepted_seq)}};
 }
 
 json side_to_json(const ConflictSide& side) {
@@ -542,8 +545,12 @@ class MessageReader : public JsonReader {
     return telemetry;
   }
 
+  // Members added by protocol 1.1 ("restored", "highest_accepted_seq") may be missing: a 1.0
+  // peer does not write them, and they take their defaults.
   WriteGroup write_group(const Node& node) {
-    return WriteGroup{id(node["id"]), changes(node["changes"])};
+    WriteGroup group{id(node["id"]), changes(node["changes"])};
+    optional(node, "restored", group.restored, [&](const Node& flag) { return boolean(flag); });
+    return group;
   }
 
   Rejection rejection(const Node& node) {
@@ -555,6 +562,8 @@ class MessageReader : public JsonReader {
     rejection.code = *known;
     rejection.message = text(node["message"]);
     rejection.server_values = changes(node["server_values"]);
+    optional(node, "highest_accepted_seq", rejection.highest_accepted_seq,
+             [&](const Node& seq) { return unsigned_integer(seq); });
     return rejection;
   }
 

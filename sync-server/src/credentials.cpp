@@ -17,24 +17,13 @@ constexpr std::string_view kCodeAlphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789";
 constexpr std::size_t kCodeIdChars = 8;
 constexpr std::size_t kCodeSecretChars = 16;
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (const std::uint8_t byte : bytes) {
-    hex.push_back(kDigits[byte >> 4]);
-    hex.push_back(kDigits[byte & 0xF]);
-  }
-  return hex;
-}
-
 Bytes hash_of(std::string_view secret) { return crypto::sha256(crypto::as_bytes(secret)); }
 
 bool secret_matches(std::string_view secret, const Bytes& stored_hash) {
   return crypto::constant_time_equal(hash_of(secret), stored_hash);
 }
 
-std::string random_secret() { return to_hex(crypto::random_bytes(kSecretBytes)); }
+std::string random_secret() { return crypto::to_hex(crypto::random_bytes(kSecretBytes)); }
 
 std::string random_code_chars(std::size_t count) {
   // Rejection sampling keeps every character equally likely.
@@ -75,7 +64,7 @@ std::optional<OriginId> device_id_from_hex(std::string_view hex) {
   return Uuid::parse(text);
 }
 
-std::string device_hex(const OriginId& id) { return to_hex(id.bytes()); }
+std::string device_hex(const OriginId& id) { return crypto::to_hex(id.bytes()); }
 
 }  // namespace
 
@@ -93,37 +82,36 @@ std::optional<Credentials::Bearer> Credentials::parse_bearer(std::string_view au
   for (std::size_t i = 0; i < kScheme.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
   }
-  const std::string_view token = authorization.substr(kScheme.size());
+  return parse_token(authorization.substr(kScheme.size()));
+}
+
+std::optional<Credentials::Bearer> Credentials::parse_token(std::string_view token) {
   const std::size_t dot = token.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == token.size() || token.size() > 256) {
     return std::nullopt;
   }
   // Tokens are visible ASCII; anything else is no token (and is never stored as an account name).
-  if (std::any_of(token.begin(), token.end(), [](char c) { return c < '!' || c > '~'; })) return std::nullopt;
+  if (std::any_of(token.begin(), token.end(), [](char c) { return c < '!' || c > '~'; })) {
+    return std::nullopt;
+  }
   return Bearer{std::string(token.substr(0, dot)), std::string(token.substr(dot + 1))};
 }
 
-template <class Identity, class Check>
-Identity Credentials::checked(ServerStorage& storage, const std::string& address,
-                              const std::string& account, Check check) {
-  Outcome<Identity> outcome = run_transaction(storage, [&](StorageTransaction& tx) {
-    check_not_limited(tx, address, account);
-    Outcome<Identity> attempt = check(tx);
-    if (const auto* refusal = std::get_if<Refusal>(&attempt)) count_failure(tx, address, refusal->account);
-    return attempt;
-  });
-  if (auto* refusal = std::get_if<Refusal>(&outcome)) {
-    throw Error(ErrorCode::kUnauthorized, std::move(refusal->message));
+std::string Credentials::claimed_account(std::string_view authorization) {
+  const auto bearer = parse_bearer(authorization);
+  constexpr std::size_t kLongestId = 32;  // a device id; admin token ids are shorter
+  if (!bearer || bearer->id.size() > kLongestId ||
+      bearer->id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return {};
   }
-  return std::get<Identity>(std::move(outcome));
+  return bearer->id;
 }
 
 void Credentials::check_not_limited(StorageTransaction& tx, const std::string& address,
-                                    const std::string& account) {
+                                    const std::string& account) const {
   const std::int64_t now = clock_.wall_ms();
   std::int64_t wait_ms = 0;
-  for (const std::string& key : {"address:" + address, "account:" + account}) {
-    if (key == "account:") continue;  // no account named
+  for (const std::string& key : failure_keys(address, account)) {
     const AuthFailures failures = tx.auth_failures(key, now - options_.failure_window_ms);
     if (failures.count >= static_cast<std::uint64_t>(options_.max_failures)) {
       wait_ms = std::max(wait_ms, failures.oldest_ms + options_.failure_window_ms - now);
@@ -135,99 +123,128 @@ void Credentials::check_not_limited(StorageTransaction& tx, const std::string& a
   }
 }
 
-void Credentials::count_failure(StorageTransaction& tx, const std::string& address,
+void Credentials::fail(const std::string& account, const std::string& message) {
+  throw CredentialRefused(account, message);
+}
+
+void Credentials::count_refusal(StorageTransaction& tx, const std::string& address,
                                 const std::string& account) {
   const std::int64_t now = clock_.wall_ms();
   if (++failures_counted_ % kSweepAt == 0) tx.forget_auth_failures(now - options_.failure_window_ms);
-  tx.add_auth_failure("address:" + address, now);
-  if (!account.empty()) tx.add_auth_failure("account:" + account, now);
+  for (const std::string& key : failure_keys(address, account)) tx.add_auth_failure(key, now);
 }
 
-SyncIdentity Credentials::authenticate_device(ServerStorage& storage, std::string_view authorization,
+std::vector<std::string> Credentials::failure_keys(const std::string& address,
+                                                   const std::string& account) {
+  std::vector<std::string> keys{"address:" + address};
+  if (!account.empty()) keys.push_back("account:" + account);
+  return keys;
+}
+
+SyncIdentity Credentials::authenticate_device(StorageTransaction& tx, std::string_view authorization,
                                               const std::string& address) {
   const auto bearer = parse_bearer(authorization);
-  return checked<SyncIdentity>(storage, address, bearer ? bearer->id : "",
-                               [&](StorageTransaction& tx) { return check_device(tx, bearer); });
-}
-
-Credentials::Outcome<SyncIdentity> Credentials::check_device(StorageTransaction& tx,
-                                                             const std::optional<Bearer>& bearer) {
-  if (!bearer) return Refusal{"", "a device token is required: Authorization: Bearer <token>"};
+  check_not_limited(tx, address, bearer ? bearer->id : "");
+  if (!bearer) fail("", "a device token is required: Authorization: Bearer <token>");
   const auto device_id = device_id_from_hex(bearer->id);
   auto device = device_id ? tx.device(*device_id) : std::nullopt;
   if (!device || !secret_matches(bearer->secret, device->token_hash)) {
-    return Refusal{bearer->id, "the device token is not valid"};
+    fail(bearer->id, "the device token is not valid");
   }
   if (device->status == DeviceStatus::kWiped || device->status == DeviceStatus::kRetired) {
-    return Refusal{bearer->id, "this device was " + std::string(to_string(device->status)) +
-                                   ": enrol it again to use it"};
+    fail(bearer->id, "this device was " + std::string(to_string(device->status)) +
+                                  ": enrol it again to use it");
   }
   auto user = tx.user(device->user_id);
   if (!user) throw Error(ErrorCode::kIntegrity, "a device belongs to a user who does not exist");
   return SyncIdentity{std::move(*device), std::move(*user)};
 }
 
-SyncIdentity Credentials::current_identity(StorageTransaction& tx, const OriginId& device_id) {
-  auto device = tx.device(device_id);
-  if (!device) throw Error(ErrorCode::kUnauthorized, "the device token is not valid");
-  if (device->status == DeviceStatus::kWiped || device->status == DeviceStatus::kRetired) {
-    throw Error(ErrorCode::kUnauthorized, "this device was " + std::string(to_string(device->status)) +
-                                              ": enrol it again to use it");
-  }
-  auto user = tx.user(device->user_id);
-  if (!user) throw Error(ErrorCode::kIntegrity, "a device belongs to a user who does not exist");
-  return SyncIdentity{std::move(*device), std::move(*user)};
-}
-
-AdminIdentity Credentials::authenticate_admin(ServerStorage& storage, std::string_view authorization,
+AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::string_view authorization,
                                               const std::string& address) {
-  const auto bearer = parse_bearer(authorization);
-  return checked<AdminIdentity>(storage, address, bearer ? "admin:" + bearer->id : "",
-                                [&](StorageTransaction& tx) { return check_admin(tx, bearer); });
+  return check_admin_token(tx, parse_bearer(authorization), address);
 }
 
-Credentials::Outcome<AdminIdentity> Credentials::check_admin(StorageTransaction& tx,
-                                                             const std::optional<Bearer>& bearer) {
-  if (!bearer) return Refusal{"", "an admin token is required: Authorization: Bearer <token>"};
+AdminIdentity Credentials::check_admin_token(StorageTransaction& tx,
+                                             const std::optional<Bearer>& bearer,
+                                             const std::string& address) {
+  check_not_limited(tx, address, bearer ? "admin:" + bearer->id : "");
+  if (!bearer) fail("", "an admin token is required: Authorization: Bearer <token>");
   auto token = tx.admin_token(bearer->id);
   if (!token || !secret_matches(bearer->secret, token->secret_hash)) {
-    return Refusal{"admin:" + bearer->id, "the admin token is not valid"};
+    fail("admin:" + bearer->id, "the admin token is not valid");
   }
   if (token->expires_at_ms != 0 && token->expires_at_ms <= clock_.wall_ms()) {
-    return Refusal{"admin:" + bearer->id, "the admin token has expired"};
+    fail("admin:" + bearer->id, "the admin token has expired");
   }
-  return AdminIdentity{std::move(*token)};
+  const std::int64_t expires_at_ms = token->expires_at_ms;
+  return AdminIdentity{std::move(*token), false, expires_at_ms};
 }
 
-Enrolled Credentials::enrol(ServerStorage& storage, std::string_view typed_code,
+OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx,
+                                                   std::string_view token_text,
+                                                   const std::string& address) {
+  AdminIdentity admin = check_admin_token(tx, parse_token(token_text), address);
+  const std::int64_t now = clock_.wall_ms();
+  tx.delete_admin_sessions_expired_by(now);
+  std::int64_t expires_at_ms = now + options_.admin_session_lifetime_ms;
+  if (admin.token.expires_at_ms != 0)
+    expires_at_ms = std::min(expires_at_ms, admin.token.expires_at_ms);
+  std::string secret = random_secret();
+  tx.put_admin_session({hash_of(secret), admin.token.id, now, expires_at_ms});
+  admin.by_session = true;
+  admin.expires_at_ms = expires_at_ms;
+  return OpenedAdminSession{std::move(secret), std::move(admin), now};
+}
+
+AdminIdentity Credentials::authenticate_admin_session(StorageTransaction& tx,
+                                                      std::string_view secret,
+                                                      const std::string& address) {
+  check_not_limited(tx, address, "");
+  const std::int64_t now = clock_.wall_ms();
+  const auto session = tx.admin_session(hash_of(secret));
+  if (!session || session->expires_at_ms <= now) {
+    fail("", "the dashboard session has ended: log in again");
+  }
+  auto token = tx.admin_token(session->token_id);
+  if (!token || (token->expires_at_ms != 0 && token->expires_at_ms <= now)) {
+    fail("", "the admin token of this dashboard session has expired: log in again");
+  }
+  return AdminIdentity{std::move(*token), true, session->expires_at_ms};
+}
+
+void Credentials::close_admin_session(StorageTransaction& tx, std::string_view secret) {
+  tx.delete_admin_session(hash_of(secret));
+}
+
+std::string Credentials::csrf_token_for(std::string_view session_secret) {
+  return crypto::to_hex(hash_of("fieldsync csrf " + std::string(session_secret)));
+}
+
+Enrolled Credentials::enrol(StorageTransaction& tx, std::string_view typed_code,
                             const Telemetry& telemetry, const std::string& address) {
   const std::string code = normalise_code(typed_code);
   const bool well_formed = code.size() == kCodeIdChars + kCodeSecretChars &&
                            code.find_first_not_of(kCodeAlphabet) == std::string::npos;
   // Attempts at one code count against it; what is no code at all counts against the address.
-  const std::string account = well_formed ? "code:" + code.substr(0, kCodeIdChars) : "";
-  return checked<Enrolled>(storage, address, account, [&](StorageTransaction& tx) {
-    if (!well_formed) return Outcome<Enrolled>(Refusal{"", "that is not an enrolment code (24 letters and digits, none of 0, 1, I, L, O, U)"});
-    return use_code(tx, code, telemetry);
-  });
-}
-
-Credentials::Outcome<Enrolled> Credentials::use_code(StorageTransaction& tx, const std::string& code,
-                                                     const Telemetry& telemetry) {
-  const std::string code_id = code.substr(0, kCodeIdChars);
+  const std::string code_id = well_formed ? code.substr(0, kCodeIdChars) : "";
+  check_not_limited(tx, address, well_formed ? "code:" + code_id : "");
+  if (!well_formed) {
+    fail("", "that is not an enrolment code (24 letters and digits, none of 0, 1, I, L, O, U)");
+  }
   const auto stored = tx.enrolment_code(code_id);
   const std::int64_t now = clock_.wall_ms();
   if (!stored || !secret_matches(code.substr(kCodeIdChars), stored->secret_hash)) {
-    return Refusal{"code:" + code_id, "the enrolment code is not valid"};
+    fail("code:" + code_id, "the enrolment code is not valid");
   }
-  if (stored->expires_at_ms <= now) return Refusal{"code:" + code_id, "the enrolment code has expired"};
+  if (stored->expires_at_ms <= now) fail("code:" + code_id, "the enrolment code has expired");
   auto user = tx.user(stored->user_id);
   if (!user) throw Error(ErrorCode::kIntegrity, "an enrolment code belongs to a user who does not exist");
 
   Device device;
   device.id = Uuid::random_v4();
   if (!tx.use_enrolment_code(code_id, device.id, now)) {
-    return Refusal{"code:" + code_id, "the enrolment code was already used"};
+    fail("code:" + code_id, "the enrolment code was already used");
   }
   const std::string secret = random_secret();
   device.user_id = user->id;
@@ -260,7 +277,7 @@ std::string Credentials::issue_admin_token(StorageTransaction& tx, const std::st
       throw Error(ErrorCode::kInvalidArgument, "unknown admin role '" + role + "' (monitor, manage, enrol)");
     }
   }
-  const std::string id = to_hex(crypto::random_bytes(8));
+  const std::string id = crypto::to_hex(crypto::random_bytes(8));
   const std::string secret = random_secret();
   const std::int64_t now = clock_.wall_ms();
   tx.put_admin_token({id, hash_of(secret), name, roles, now, lifetime_ms > 0 ? now + lifetime_ms : 0});

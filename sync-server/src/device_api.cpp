@@ -1,13 +1,17 @@
 // The devices' routes: POST /v1/enrol (JSON) and POST /v1/sync (binary or JSON, answered in the
-// same form). See docs/http-api.md.
+// same form). Each enrolment, and each sync that moved data or directives, is written to the audit
+// log in the same transaction; refused credentials are recorded by route_access.h. See
+// docs/http-api.md.
 #include <cctype>
 #include <chrono>
 
+#include "fieldsync/content_coding.h"
 #include "fieldsync/error.h"
 #include "fieldsync/json_fields.h"
 #include "fieldsync/json_form.h"
 #include "fieldsync/wire_codec.h"
 #include "http/error_mapping.h"
+#include "route_access.h"
 #include "server_app.h"
 
 namespace fieldsync::server {
@@ -42,7 +46,17 @@ Response enrol(ServerContext& context, const Request& request) {
   telemetry.core_version = string_member(body, "core_version", false);
   const std::string code = string_member(body, "code", true);
 
-  Enrolled enrolled = context.credentials.enrol(context.storage, code, telemetry, request.remote_address);
+  // Single use across server nodes: of two enrolments racing on one code, one commits and the
+  // other runs again (a lost race) and finds the code used.
+  const Enrolled enrolled = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    Enrolled made = authenticated(context, tx, request, "enrolment", [&](StorageTransaction& open) {
+      return context.credentials.enrol(open, code, telemetry, request.remote_address);
+    });
+    context.audit.device_enrolled(*tx, made.device, request.remote_address);
+    tx->commit();
+    return made;
+  });
   context.log.info("device_enrolled", {{"device", enrolled.device.id.to_string()},
                                        {"user", enrolled.device.user_id},
                                        {"platform", telemetry.platform}});
@@ -62,48 +76,154 @@ std::optional<WireFormat> format_of(std::string_view content_type) {
   return std::nullopt;
 }
 
+// The answer in gzip when the device accepts it and it is worth it (content_coding.h). Either
+// way the answer says that this route takes gzip requests too (RFC 7694).
+void encode_body(Response& response, std::string body, const Request& request) {
+  response.headers.emplace_back("Accept-Encoding", kGzipCoding);
+  response.headers.emplace_back("Vary", "Accept-Encoding");
+  if (accepts_gzip(request.header("Accept-Encoding").value_or(""))) {
+    if (std::optional<std::string> compressed = gzip_if_worthwhile(body)) {
+      response.headers.emplace_back("Content-Encoding", kGzipCoding);
+      response.body = std::move(*compressed);
+      return;
+    }
+  }
+  response.body = std::move(body);
+}
+
+std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+// The error a failed sync was answered with, as its device saw it, in the registry: in a
+// transaction of its own, since the sync's was rolled back. Recording is best effort: the
+// device's answer does not wait on it, and a failure to record is logged.
+void record_failed_sync(ServerContext& context, const SyncIdentity& identity,
+                        const Response& answer, const Request& request,
+                        std::chrono::steady_clock::time_point started) {
+  const nlohmann::json body =
+      nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  SyncRecord record;
+  record.outcome = SyncOutcome::kFailed;
+  record.at_ms = context.clock.wall_ms();
+  record.duration_ms = elapsed_ms(started);
+  record.bytes_in = request.body.size();
+  record.bytes_out = answer.body.size();
+  record.error_code = body.is_object() ? body.value("error", "") : "";
+  record.error_message = body.is_object() ? body.value("message", "") : "";
+  try {
+    run_transaction(context.storage, [&](StorageTransaction& tx) {
+      context.registry.record_failed_sync(tx, identity.device.id, record);
+    });
+  } catch (const std::exception& error) {
+    context.log.error("sync_failure_not_recorded", {{"device", identity.device.id.to_string()},
+                                                    {"cause", http::describe_for_log(error)}});
+  }
+}
+
+// An authenticated device's sync: decoded, reconciled, recorded in the registry and committed
+// together.
+Response exchange(ServerContext& context, const Request& request, WireFormat format,
+                  std::chrono::steady_clock::time_point started) {
+  DecodeLimits limits;
+  limits.max_body_bytes = format == WireFormat::kBinary ? context.options.max_binary_body_bytes
+                                                        : context.options.max_json_body_bytes;
+  // Inflated under the same cap as a plain body: a small bomb is refused as too large.
+  const bool gzipped = is_gzip_coding(request.header("Content-Encoding").value_or(""));
+  const std::string inflated = gzipped ? gunzip(request.body, limits.max_body_bytes) : std::string();
+  const SyncRequest sync_request = decode_request(
+      gzipped ? std::string_view(inflated) : std::string_view(request.body), format, limits);
+
+  // Committed, so durable, before any acknowledgement leaves; a lost race runs it all again
+  // (reconciler.h says why that is safe).
+  SyncSummary summary;
+  SyncIdentity identity;
+  auto [sync_response, response] = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    identity = context.credentials.authenticate_device(*tx, authorization_of(request),
+                                                       request.remote_address);
+    summary = {};
+    SyncResponse answer = context.reconciler.sync(*tx, identity, sync_request, summary);
+    Response encoded;
+    encoded.content_type = format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
+    encode_body(encoded, encode_response(answer, format), request);
+    SyncRecord record;
+    record.outcome = summary.outcome;
+    record.at_ms = context.reconciler.now_ms();
+    record.duration_ms = elapsed_ms(started);
+    record.changes_sent_by_device = summary.changes_received;
+    record.changes_accepted = summary.changes_accepted;
+    record.changes_pulled = summary.changes_sent;
+    record.groups_rejected = summary.groups_rejected;
+    record.conflicts = summary.conflicts_detected;
+    record.bytes_in = request.body.size();
+    record.bytes_out = encoded.body.size();
+    record.error_code = summary.error_code;
+    record.error_message = summary.error_message;
+    context.registry.record_sync(*tx, identity.device, record);
+    context.audit.sync(*tx, identity.device.id, identity.user.id, request.remote_address, summary);
+    tx->commit();  // durable (the WAL synced) before any acknowledgement leaves
+    return std::pair(std::move(answer), std::move(encoded));
+  });
+  context.metrics.count_sync(summary);
+
+  context.log.info("sync", {{"device", identity.device.id.to_string()},
+                            {"user", identity.user.id},
+                            {"outcome", to_string(summary.outcome)},
+                            {"groups_accepted", summary.groups_accepted},
+                            {"groups_rejected", summary.groups_rejected},
+                            {"groups_restored", summary.groups_restored},
+                            {"changes_in", summary.changes_accepted},
+                            {"changes_out", summary.changes_sent},
+                            {"more", sync_response.more},
+                            {"directives", sync_response.directives.size()},
+                            {"ms", elapsed_ms(started)}});
+  if (summary.sequence_reuses > 0) {
+    // Loud: the device reused sequence numbers the server accepted with other content, which a
+    // device restored from an old backup of its store does. It renumbers and sends again.
+    context.log.warning("sequence_reused", {{"device", identity.device.id.to_string()},
+                                            {"user", identity.user.id},
+                                            {"groups", summary.sequence_reuses}});
+  }
+  return std::move(response);
+}
+
 Response sync(ServerContext& context, const Request& request) {
   const auto started = std::chrono::steady_clock::now();
+  // Who is asking comes first: a body is only looked at for a device that may send one, and only
+  // a known device's failures go to the registry.
+  const SyncIdentity identity = retry_lost_races([&] {
+    auto check = context.storage.begin();
+    return authenticated(context, check, request, "device", [&](StorageTransaction& open) {
+      return context.credentials.authenticate_device(open, authorization_of(request),
+                                                     request.remote_address);
+    });
+  });
   const auto format = format_of(request.header("Content-Type").value_or(""));
   if (!format) {
-    return http::error_response(http::ProtocolError::kUnsupportedMediaType,
-                                "send the sync request as " + std::string(kBinaryContentType) +
-                                    " or " + std::string(kJsonContentType));
+    Response refused =
+        http::error_response(http::ProtocolError::kUnsupportedMediaType,
+                             "send the sync request as " + std::string(kBinaryContentType) +
+                                 " or " + std::string(kJsonContentType));
+    record_failed_sync(context, identity, refused, request, started);
+    return refused;
   }
-  DecodeLimits limits;
-  limits.max_body_bytes = *format == WireFormat::kBinary ? context.options.max_binary_body_bytes
-                                                         : context.options.max_json_body_bytes;
-  // Who is asking comes first: a body is only decoded for a device that may send one.
-  const SyncIdentity caller = context.credentials.authenticate_device(
-      context.storage, authorization_of(request), request.remote_address);
-  const SyncRequest sync_request = decode_request(request.body, *format, limits);
-
-  const std::string device = caller.device.id.to_string();
-  const std::string user = caller.user.id;
-  SyncSummary summary;
-  // Committed, so durable, before any acknowledgement leaves. A lost race runs it all again.
-  const SyncResponse sync_response = run_transaction(context.storage, [&](StorageTransaction& tx) {
-    summary = {};
-    return context.reconciler.sync(tx, context.credentials.current_identity(tx, caller.device.id),
-                                   sync_request, summary);
-  });
-
-  Response response;
-  response.content_type = *format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
-  response.body = encode_response(sync_response, *format);
-  context.log.info(
-      "sync", {{"device", device},
-               {"user", user},
-               {"groups_accepted", summary.groups_accepted},
-               {"groups_rejected", summary.groups_rejected},
-               {"changes_in", summary.changes_accepted},
-               {"changes_out", summary.changes_sent},
-               {"more", sync_response.more},
-               {"directives", sync_response.directives.size()},
-               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count()}});
-  return response;
+  const std::string_view coding = request.header("Content-Encoding").value_or("");
+  if (!is_gzip_coding(coding) && !is_identity_coding(coding)) {
+    Response refused = http::error_response(
+        http::ProtocolError::kUnsupportedMediaType,
+        "send the sync request with Content-Encoding gzip, or none");
+    record_failed_sync(context, identity, refused, request, started);
+    return refused;
+  }
+  try {
+    return exchange(context, request, *format, started);
+  } catch (const std::exception& error) {
+    record_failed_sync(context, identity, http::error_response(error), request, started);
+    throw;  // the router answers it (and logs a fault)
+  }
 }
 
 }  // namespace

@@ -109,6 +109,13 @@ std::string Array::encode() const {
 void Params::add_value(Oid type, std::string value) {
   types_.push_back(type);
   values_.push_back(std::move(value));
+  nulls_.push_back(false);
+}
+
+Params& Params::add_null(Oid type) {
+  add_value(type, {});
+  nulls_.back() = true;
+  return *this;
 }
 
 Params& Params::add(std::int64_t value) {
@@ -258,9 +265,9 @@ Result Connection::run(const std::string& sql, const Params& params) {
   std::vector<const char*> values;
   std::vector<int> lengths;
   const std::vector<int> formats(params.size(), 1);
-  for (const std::string& value : params.values_) {
-    values.push_back(value.data());
-    lengths.push_back(static_cast<int>(value.size()));
+  for (std::size_t i = 0; i < params.values_.size(); ++i) {
+    values.push_back(params.nulls_[i] ? nullptr : params.values_[i].data());
+    lengths.push_back(static_cast<int>(params.values_[i].size()));
   }
   return checked(PQexecPrepared(conn_, statement->second.c_str(), static_cast<int>(params.size()),
                                 values.data(), lengths.data(), formats.data(), /*resultFormat=*/1),

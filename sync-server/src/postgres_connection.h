@@ -90,6 +90,10 @@ class Params {
   Params& add(const Uuid& id);
   Params& add_bytes(std::span<const std::uint8_t> bytes);
   Params& add(const Array& array);
+  // SQL NULL as a parameter of `type`.
+  Params& add_null(Oid type);
+  // The id, or NULL (uuid).
+  Params& add(const std::optional<Uuid>& id) { return id ? add(*id) : add_null(kUuid); }
 
   std::size_t size() const { return types_.size(); }
 
@@ -98,6 +102,7 @@ class Params {
   void add_value(Oid type, std::string value);
   std::vector<Oid> types_;
   std::vector<std::string> values_;
+  std::vector<bool> nulls_;
 };
 
 // Parameters from values: params(device.id, user_id, as_int(seq)).

@@ -13,6 +13,9 @@
 
 namespace fieldsync::server::postgres_schema {
 
+// The two-key advisory lock that serialises appends to the audit chain (postgres_storage.cpp).
+inline constexpr int kAuditLockKey = 2;
+
 // The two-key advisory lock held while migrating. Keys of this two-integer form never clash with
 // the one-integer (bigint) keys, which the claims on sequence numbers use.
 inline constexpr int kMigrationLockClass = 0x46534e43;  // "FSNC"
@@ -21,7 +24,7 @@ inline constexpr int kMigrationLockKey = 1;
 inline constexpr std::string_view kVersionTable =
     "CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)";
 
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE meta(key text COLLATE "C" PRIMARY KEY, value uuid NOT NULL);
 INSERT INTO meta(key, value) VALUES ('epoch', gen_random_uuid()), ('origin', gen_random_uuid());
@@ -102,6 +105,86 @@ BEGIN
   RETURN LEAST(taken, oldest_claim - 1);
 END
 $$;
+)sql",
+    // 2: the device registry (what the server saw of each device's syncs), each device's recent
+    // syncs, the fleet's activity in 5-minute buckets, dashboard sessions, what admins may see of
+    // rejected groups, the hash-chained audit log and each node's saved metric counters. As on
+    // SQLite, the audit log's rows refuse UPDATE and DELETE (triggers), and audit_head is the
+    // chain's last row (seq 0 and a zero hash while it is empty). The fleet's activity is kept per
+    // bucket and per connection, so that concurrent syncs never write the same row; a bucket is
+    // the sum of its rows.
+    R"sql(
+ALTER TABLE devices ADD COLUMN last_attempt bigint NOT NULL DEFAULT 0,
+  ADD COLUMN pending_changes bigint NOT NULL DEFAULT 0,
+  ADD COLUMN oldest_pending_at bigint NOT NULL DEFAULT 0,
+  ADD COLUMN clock_offset bigint NOT NULL DEFAULT 0,
+  ADD COLUMN failed_in_a_row bigint NOT NULL DEFAULT 0,
+  ADD COLUMN last_error_code text NOT NULL DEFAULT '',
+  ADD COLUMN last_error_message text NOT NULL DEFAULT '',
+  ADD COLUMN last_error_at bigint NOT NULL DEFAULT 0,
+  ADD COLUMN syncs bigint NOT NULL DEFAULT 0,
+  ADD COLUMN failed_syncs bigint NOT NULL DEFAULT 0,
+  ADD COLUMN changes_pushed bigint NOT NULL DEFAULT 0,
+  ADD COLUMN changes_pulled bigint NOT NULL DEFAULT 0,
+  ADD COLUMN conflicts bigint NOT NULL DEFAULT 0,
+  ADD COLUMN rejections bigint NOT NULL DEFAULT 0,
+  ADD COLUMN bytes_in bigint NOT NULL DEFAULT 0,
+  ADD COLUMN bytes_out bigint NOT NULL DEFAULT 0;
+CREATE TABLE sync_events(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                         device_id uuid NOT NULL, user_id text COLLATE "C" NOT NULL,
+                         at bigint NOT NULL, outcome smallint NOT NULL,
+                         duration_ms bigint NOT NULL, changes_pushed bigint NOT NULL,
+                         changes_pulled bigint NOT NULL, groups_rejected bigint NOT NULL,
+                         conflicts bigint NOT NULL, bytes_in bigint NOT NULL,
+                         bytes_out bigint NOT NULL, error_code text NOT NULL,
+                         error_message text NOT NULL);
+CREATE INDEX sync_events_by_device ON sync_events(device_id, id);
+CREATE TABLE sync_activity(start bigint NOT NULL, connection_id uuid NOT NULL,
+                           syncs bigint NOT NULL, failed_syncs bigint NOT NULL,
+                           rejections bigint NOT NULL, changes_pushed bigint NOT NULL,
+                           changes_pulled bigint NOT NULL, conflicts bigint NOT NULL,
+                           bytes_in bigint NOT NULL, bytes_out bigint NOT NULL,
+                           PRIMARY KEY(start, connection_id));
+CREATE TABLE admin_sessions(secret_hash bytea PRIMARY KEY, token_id text COLLATE "C" NOT NULL,
+                            created_at bigint NOT NULL, expires_at bigint NOT NULL);
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions(expires_at);
+ALTER TABLE rejected_groups ADD COLUMN user_id text COLLATE "C" NOT NULL DEFAULT '',
+  ADD COLUMN code smallint NOT NULL DEFAULT 0,
+  ADD COLUMN message text NOT NULL DEFAULT '',
+  ADD COLUMN record_id uuid,
+  ADD COLUMN field text COLLATE "C" NOT NULL DEFAULT '',
+  ADD COLUMN change_count bigint NOT NULL DEFAULT 0;
+CREATE INDEX rejected_groups_by_time ON rejected_groups(rejected_at);
+CREATE INDEX conflicts_by_seq ON conflicts(seq);
+CREATE TABLE audit_log(seq bigint PRIMARY KEY, at bigint NOT NULL, node text NOT NULL,
+                       actor text COLLATE "C" NOT NULL, actor_name text NOT NULL,
+                       action text COLLATE "C" NOT NULL, address text NOT NULL, device_id uuid,
+                       user_id text COLLATE "C" NOT NULL, detail text NOT NULL,
+                       previous_hash bytea NOT NULL, hash bytea NOT NULL);
+CREATE INDEX audit_by_actor ON audit_log(actor, seq);
+CREATE INDEX audit_by_action ON audit_log(action, seq);
+CREATE INDEX audit_by_device ON audit_log(device_id, seq);
+CREATE INDEX audit_by_time ON audit_log(at);
+CREATE TABLE audit_cases(seq bigint NOT NULL, case_id uuid NOT NULL, PRIMARY KEY(seq, case_id));
+CREATE INDEX audit_cases_by_case ON audit_cases(case_id, seq);
+CREATE TABLE audit_head(id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL,
+                        hash bytea NOT NULL);
+INSERT INTO audit_head(id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex'));
+CREATE FUNCTION fieldsync_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION fieldsync_audit_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION fieldsync_audit_append_only();
+CREATE TRIGGER audit_cases_append_only BEFORE UPDATE OR DELETE ON audit_cases
+  FOR EACH ROW EXECUTE FUNCTION fieldsync_audit_append_only();
+CREATE TRIGGER audit_cases_no_truncate BEFORE TRUNCATE ON audit_cases
+  FOR EACH STATEMENT EXECUTE FUNCTION fieldsync_audit_append_only();
+CREATE TABLE node_counters(node text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL,
+                           value bigint NOT NULL, PRIMARY KEY(node, name));
 )sql",
 };
 

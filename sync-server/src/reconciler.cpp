@@ -78,17 +78,27 @@ class Reconciler::Session {
     device_.last_seen_ms = now_;
     if (device_.status == DeviceStatus::kRevoked) {
       ensure_directive(DirectiveKind::kWipe, "this device was revoked: " + device_.status_reason);
+      summary_.outcome = SyncOutcome::kRevoked;
     } else if (device_.status == DeviceStatus::kActive || device_.status == DeviceStatus::kRetiring) {
       if (!owner_.options_.min_core_version.empty() &&
           version_less(request.telemetry.core_version, owner_.options_.min_core_version)) {
         ensure_directive(DirectiveKind::kUpgradeRequired, owner_.options_.min_core_version);
+        summary_.outcome = SyncOutcome::kUpgradeRequired;
+        summary_.error_code = "upgrade_required";
+        summary_.error_message = "the device's core is older than the server's minimum " +
+                                 owner_.options_.min_core_version;
       } else {
         exchange(request);
       }
     }
     response_.directives = tx_.open_directives(device_.id);
-    tx_.put_device(device_);
     owner_.persist_clock(tx_);
+    if (summary_.outcome == SyncOutcome::kOk && !response_.rejections.empty()) {
+      const Rejection& first = response_.rejections.front();
+      summary_.outcome = SyncOutcome::kRejected;
+      summary_.error_code = to_string(first.code);
+      summary_.error_message = first.message;
+    }
     return std::move(response_);
   }
 
@@ -101,8 +111,23 @@ class Reconciler::Session {
     delivery_ = same_epoch ? cursor->delivery : 0;
     // A cursor from another epoch (a restored server) or none at all: start from scratch.
     if (!same_epoch) tx_.remove_device_cases(device_.id);
+    // Another epoch: this server was restored from a backup, and may lack what the device pushed
+    // after the backup was taken. Only the device holds that now.
+    const bool restored_since = cursor && !same_epoch;
+    if (restored_since) {
+      ensure_directive(DirectiveKind::kRepush,
+                       "the server was restored from a backup: send back what you hold");
+    }
     reconcile_scope();
-    for (const WriteGroup& group : request.write_groups) push(group);
+    // Until then its groups wait, neither acknowledged nor refused, so they stay in its outbox:
+    // one may edit a record that only a group the restore undid created. The restored groups
+    // come first, as older groups do.
+    if (!restored_since) {
+      for (const WriteGroup& group : request.write_groups) {
+        summary_.changes_received += group.changes.size();
+        push(group);
+      }
+    }
     device_.last_sync_ms = now_;
     if (device_.status == DeviceStatus::kRetiring) {
       ensure_directive(DirectiveKind::kRetire, "this device was retired: " + device_.status_reason);
@@ -116,11 +141,13 @@ class Reconciler::Session {
   void carry_out_acknowledgements(const std::vector<std::uint64_t>& ids) {
     if (ids.empty()) return;
     for (const Directive& done : tx_.acknowledge_directives(device_.id, ids, now_)) {
+      summary_.directives_acknowledged.push_back(done);
       switch (done.kind) {
         case DirectiveKind::kPurgeCase: tx_.remove_device_case(device_.id, done.case_id); break;
         case DirectiveKind::kWipe: device_.status = DeviceStatus::kWiped; break;
         case DirectiveKind::kRetire: device_.status = DeviceStatus::kRetired; break;
         case DirectiveKind::kUpgradeRequired: break;
+        case DirectiveKind::kRepush: break;
       }
     }
   }
@@ -129,7 +156,12 @@ class Reconciler::Session {
     for (const Directive& open : tx_.open_directives(device_.id)) {
       if (open.kind == kind) return;
     }
-    tx_.add_directive(device_.id, kind, CaseId{}, detail, now_);
+    issue_directive(kind, CaseId{}, detail);
+  }
+
+  void issue_directive(DirectiveKind kind, const CaseId& case_id, const std::string& detail) {
+    const std::uint64_t id = tx_.add_directive(device_.id, kind, case_id, detail, now_);
+    summary_.directives_issued.push_back({id, kind, case_id, detail});
   }
 
   // --- Scope ---
@@ -161,8 +193,7 @@ class Reconciler::Session {
       if (state != DeviceCaseState::kPendingPurge && !in_scope.contains(case_id)) {
         state = DeviceCaseState::kPendingPurge;
         tx_.put_device_case(device_.id, {case_id, state});
-        tx_.add_directive(device_.id, DirectiveKind::kPurgeCase, case_id,
-                          "the case is no longer allocated to you", now_);
+        issue_directive(DirectiveKind::kPurgeCase, case_id, "the case is no longer allocated to you");
       }
       writable_.insert(case_id);
       if (state == DeviceCaseState::kActive) readable_.push_back(case_id);
@@ -185,27 +216,77 @@ class Reconciler::Session {
         acknowledge(group.id);  // a resend of an accepted group
         return;
       }
-      return reject(group, hash,
-                    {RejectionCode::kDuplicateMismatch,
-                     "sequence numbers " + std::to_string(first) + "-" + std::to_string(last) +
-                         " of this device were already accepted with other content (was the "
-                         "device restored from an old backup?)"});
+      // A restored group may be part of one accepted whole before: then the history holds all of
+      // it (checked below). Numbers of any other group mean a reuse.
+      const bool part_of_accepted = group.restored && std::all_of(
+          receipts.begin(), receipts.end(), [&](const Receipt& r) { return r.group == group.id; });
+      if (!part_of_accepted) return reject(group, hash, sequence_reused(first, last));
     }
     if (auto prior = tx_.rejected_group(device_.id, group.id); prior && prior->content_hash == hash) {
       response_.rejections.push_back(prior->rejection);  // a resend of a rejected group
       send_open_conflicts_of(group);
-      ++summary_.groups_rejected;
+      count_rejection(group, prior->rejection.code);
       return;
     }
-    if (auto reason = check_clock(group)) return reject(group, hash, *reason);
-    std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(group));
-    if (auto reason = check_scope(group, homes)) return reject(group, hash, *reason);
-    if (auto reason = owner_.validate(tx_, group, homes)) return reject(group, hash, *reason);
-    owner_.accept(tx_, group, homes, user_.id, now_);
+    WriteGroup unseen = group;
+    if (group.restored) {
+      if (auto reason = drop_known_changes(unseen)) return reject(group, hash, *reason);
+      if (!receipts.empty() && !unseen.changes.empty()) {
+        return reject(group, hash, sequence_reused(first, last));
+      }
+      if (unseen.changes.empty()) {  // the backup had all of it
+        if (receipts.empty()) tx_.put_receipt(device_.id, {group.id, first, last, hash});
+        acknowledge(group.id);
+        ++summary_.groups_restored;
+        return;
+      }
+    }
+    // Restored changes were accepted once under this bound, so they are in the server's past;
+    // the check stays, so that a group marked restored can never carry stamps from the future.
+    if (auto reason = check_clock(unseen)) return reject(group, hash, *reason);
+    std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(unseen));
+    if (auto reason = check_scope(unseen, homes)) return reject(group, hash, *reason);
+    if (auto reason = owner_.validate(tx_, unseen, homes)) return reject(group, hash, *reason);
+    const ConflictTally tally = owner_.accept(tx_, unseen, homes, user_.id, now_);
     tx_.put_receipt(device_.id, {group.id, first, last, hash});
     acknowledge(group.id);
     ++summary_.groups_accepted;
-    summary_.changes_accepted += group.changes.size();
+    summary_.groups_restored += group.restored ? 1 : 0;
+    summary_.changes_accepted += unseen.changes.size();
+    summary_.conflicts_detected += tally.opened;
+    summary_.conflicts_resolved += tally.closed;
+    for (const Change& change : unseen.changes) summary_.cases_pushed.insert(change.case_id);
+  }
+
+  Refusal sequence_reused(std::uint64_t first, std::uint64_t last) {
+    return {.code = RejectionCode::kDuplicateMismatch,
+            .message = "sequence numbers " + std::to_string(first) + "-" + std::to_string(last) +
+                       " of this device were already accepted with other content (was the "
+                       "device restored from an old backup?)",
+            .highest_accepted_seq = tx_.highest_accepted_seq(device_.id)};
+  }
+
+  // Takes out of a restored group the changes the history already holds. A version the history
+  // holds with other content is no restoration: refused.
+  std::optional<Refusal> drop_known_changes(WriteGroup& group) {
+    std::vector<Change> unseen;
+    for (Change& change : group.changes) {
+      const auto known = tx_.change_by_version({change.record_id, change.field}, change.version);
+      if (!known) {
+        unseen.push_back(std::move(change));
+        continue;
+      }
+      const Change& held = known->change;
+      if (held.value != change.value || held.base != change.base ||
+          held.device_seq != change.device_seq || held.write_group != change.write_group ||
+          held.collection != change.collection || held.case_id != change.case_id) {
+        return Refusal{RejectionCode::kDuplicateMismatch,
+                       "version " + change.version.to_string() +
+                           " was already accepted with other content"};
+      }
+    }
+    group.changes = std::move(unseen);
+    return std::nullopt;
   }
 
   void acknowledge(const WriteGroupId& group) {
@@ -217,20 +298,24 @@ class Reconciler::Session {
     if (group.changes.empty()) return Refusal{RejectionCode::kMalformed, "the write group is empty"};
     for (const Change& change : group.changes) {
       if (change.write_group != group.id) {
-        return Refusal{RejectionCode::kMalformed, "a change names another write group"};
+        return Refusal{RejectionCode::kMalformed, "a change names another write group",
+                       change.record_id, change.field};
       }
       if (change.version.origin != device_.id) {
         return Refusal{RejectionCode::kScope,
-                               "a change is stamped by another device than the token's"};
+                       "a change is stamped by another device than the token's", change.record_id,
+                       change.field};
       }
       if (change.device_seq == 0) {
-        return Refusal{RejectionCode::kMalformed, "a change has no sequence number"};
+        return Refusal{RejectionCode::kMalformed, "a change has no sequence number",
+                       change.record_id, change.field};
       }
       if (!is_text_name(change.collection) || !is_text_name(change.field)) {
         return Refusal{RejectionCode::kMalformed, "a collection or field name is not UTF-8 text"};
       }
       if (change.collection == "case" && change.record_id != change.case_id) {
-        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id"};
+        return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -247,10 +332,12 @@ class Reconciler::Session {
     const auto limit = now_ + owner_.options_.max_clock_ahead_ms;
     for (const Change& change : group.changes) {
       if (static_cast<std::int64_t>(change.version.hlc.ms()) > limit) {
-        return Refusal{RejectionCode::kClockSkew,
-                               "stamped " +
-                                   std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
-                                   " s ahead of the server's time: re-stamp and resend"};
+        return Refusal{
+            RejectionCode::kClockSkew,
+            "stamped " +
+                std::to_string((static_cast<std::int64_t>(change.version.hlc.ms()) - now_) / 1000) +
+                " s ahead of the server's time: re-stamp and resend",
+            change.record_id, change.field};
       }
     }
     return std::nullopt;
@@ -270,23 +357,27 @@ class Reconciler::Session {
                  : stored->second;
       if (home.collection != change.collection || home.case_id != change.case_id) {
         return Refusal{RejectionCode::kScope,
-                               "record " + change.record_id.to_string() +
-                                   " belongs to another collection or case than the change claims"};
+                       "record " + change.record_id.to_string() +
+                           " belongs to another collection or case than the change claims",
+                       change.record_id, change.field};
       }
       if (is_new && change.collection == "case") {
         return Refusal{RejectionCode::kScope,
-                               "cases are created by the council's system, not by devices"};
+                       "cases are created by the council's system, not by devices",
+                       change.record_id, change.field};
       }
       if (!writable_.contains(change.case_id)) {
         return Refusal{RejectionCode::kScope,
-                               "case " + change.case_id.to_string() + " is not allocated to you"};
+                       "case " + change.case_id.to_string() + " is not allocated to you",
+                       change.record_id, change.field};
       }
     }
     return std::nullopt;
   }
 
   void reject(const WriteGroup& group, const Bytes& hash, Refusal reason) {
-    Rejection rejection{group.id, reason.code, std::move(reason.message), {}};
+    Rejection rejection{group.id, reason.code, reason.message, {}, reason.highest_accepted_seq};
+    if (reason.code == RejectionCode::kDuplicateMismatch) ++summary_.sequence_reuses;
     for (const FieldKey& field : touched_fields(group)) {
       // Only values of cases the device may hold: a group naming another case's record id must
       // not learn that record's content from its rejection.
@@ -295,10 +386,17 @@ class Reconciler::Session {
         rejection.server_values.push_back(current->change);
       }
     }
-    tx_.put_rejected_group({device_.id, rejection, hash, now_});
+    tx_.put_rejected_group({device_.id, rejection, hash, now_, user_.id, group.changes.size(),
+                            reason.record_id, reason.field});
     response_.rejections.push_back(std::move(rejection));
     send_open_conflicts_of(group);
+    count_rejection(group, reason.code);
+  }
+
+  void count_rejection(const WriteGroup& group, RejectionCode code) {
     ++summary_.groups_rejected;
+    ++summary_.rejections[code];
+    for (const Change& change : group.changes) summary_.cases_refused.insert(change.case_id);
   }
 
   // A rejected group may have been a resolution, which its device took off its conflict queue
@@ -379,11 +477,14 @@ class Reconciler::Session {
   }
 
   void send(Change change) {
+    summary_.cases_pulled.insert(change.case_id);
     response_.changes.push_back(std::move(change));
     ++summary_.changes_sent;
   }
 
   void send_conflict(const ConflictEntry& entry) {
+    summary_.cases_pulled.insert(entry.case_id);
+    ++summary_.conflicts_sent;
     if (entry.resolved_by) {
       response_.resolutions.push_back({entry.record_id, entry.field, entry.lost, *entry.resolved_by});
       return;
@@ -416,7 +517,7 @@ Reconciler::Reconciler(ServerStorage& storage, ClockSource& clock, const Schema&
     : clock_(clock), schema_(schema), options_(std::move(options)),
       hlc_(clock, initial_floor(storage)), group_ids_(clock) {}
 
-SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity identity,
+SyncResponse Reconciler::sync(StorageTransaction& tx, SyncIdentity& identity,
                               const SyncRequest& request, SyncSummary& summary) {
   Session session(*this, tx, identity, summary);
   return session.run(request);
@@ -446,15 +547,16 @@ std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, 
       const ValidationProblem& problem = problems.front();
       return Refusal{
           problem.code == ErrorCode::kFrozen ? RejectionCode::kFrozen : RejectionCode::kValidation,
-          problem.message};
+          problem.message, record_id, problem.field};
     }
   }
   return std::nullopt;
 }
 
-void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
-                        const std::map<RecordId, RecordHome>& homes, const std::string& author,
-                        std::int64_t now) {
+Reconciler::ConflictTally Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
+                                             const std::map<RecordId, RecordHome>& homes,
+                                             const std::string& author, std::int64_t now) {
+  ConflictTally tally;
   std::vector<Change> changes = group.changes;
   for (Change& change : changes) {
     change.author = author;
@@ -480,16 +582,17 @@ void Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
     if (!homes.contains(change.record_id)) {
       new_homes.emplace(change.record_id, RecordHome{change.collection, change.case_id});
     }
-    merge_field(tx, stored, winners);
+    merge_field(tx, stored, winners, tally);
   }
   tx.put_current(winners);
   tx.put_record_homes(new_homes);
+  return tally;
 }
 
 // The general path: the field's whole history decides its winner and its conflict-log entries,
 // with the shared merge rule, so the log never depends on the order changes arrived in.
 void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived,
-                             std::vector<StoredChange>& winners) {
+                             std::vector<StoredChange>& winners, ConflictTally& tally) {
   const FieldKey key{arrived.change.record_id, arrived.change.field};
   const std::vector<StoredChange> stored_history = tx.field_history(key);
   std::vector<Change> history;
@@ -510,6 +613,7 @@ void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived
       entry.resolved_by = resolver_of(history, entry.lost);
       entry.seq = arrived.seq;
       updates.push_back(entry);
+      ++tally.closed;
     } else if (became_winner) {
       entry.seq = arrived.seq;  // the winning side changed: devices get the entry again
       updates.push_back(entry);
@@ -518,6 +622,7 @@ void Reconciler::merge_field(StorageTransaction& tx, const StoredChange& arrived
   for (const Version& version : lost_now) {
     if (!logged.contains(version)) {
       updates.push_back({key.record_id, key.field, arrived.change.case_id, version, std::nullopt, arrived.seq});
+      ++tally.opened;
     }
   }
   tx.put_conflicts(updates);

@@ -9,6 +9,12 @@
 // the server's current values). Then the pull: newly allocated cases whole, then current state
 // changed since the cursor, paged, with conflicts and resolutions of the user's cases.
 //
+// After a restore from a backup (a cursor of another epoch) the device is told to send back what
+// it holds (a repush directive), and does so in restored groups: its own changes, with their
+// original versions and sequence numbers. Those go through the same checks and the same merge,
+// except that changes the history already holds are skipped (the backup had them), and a restored
+// part of a group accepted whole before is acknowledged, not refused as a reuse of its numbers.
+//
 // The caller commits the transaction before it sends the response: an acknowledgement is only
 // ever sent for a durable commit. Callers run it through run_transaction, which may run it again
 // after a lost race: everything it does goes into the transaction, except the server clock, which
@@ -21,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,12 +46,35 @@ struct ReconcilerOptions {
   std::string min_core_version;                      // empty: no minimum
 };
 
-// What one sync did, for the log (never content).
+// What one sync did, for the log, the audit log, the metrics and the device registry (never
+// content).
 struct SyncSummary {
+  SyncOutcome outcome = SyncOutcome::kOk;
   std::size_t groups_accepted = 0;
   std::size_t groups_rejected = 0;
+  std::size_t changes_received = 0;  // in the write groups the exchange answered
   std::size_t changes_accepted = 0;
   std::size_t changes_sent = 0;
+  std::size_t groups_restored = 0;   // restored groups acknowledged
+  std::size_t sequence_reuses = 0;   // groups refused as duplicate_mismatch
+
+  // For the audit log and the metrics.
+  std::size_t conflicts_detected = 0;  // conflict-log entries this sync's pushes opened
+  std::size_t conflicts_resolved = 0;  // and closed
+  std::size_t conflicts_sent = 0;      // conflicts and resolutions in the response
+  std::map<RejectionCode, std::size_t> rejections;  // rejected groups by code
+  std::set<CaseId> cases_pushed;                    // cases of accepted groups
+  std::set<CaseId> cases_refused;                   // cases named by rejected groups
+  std::set<CaseId> cases_pulled;                    // cases whose changes or conflicts were sent
+  std::vector<Directive> directives_issued;
+  std::vector<Directive> directives_acknowledged;
+
+  // Whether changes or conflicts went either way (directives are counted apart).
+  bool exchanged_data() const {
+    return groups_accepted + groups_rejected + changes_sent + conflicts_sent > 0;
+  }
+  std::string error_code;     // the first rejection's code, or upgrade_required
+  std::string error_message;  // never quotes data
 };
 
 class Reconciler {
@@ -52,9 +82,10 @@ class Reconciler {
   Reconciler(ServerStorage& storage, ClockSource& clock, const Schema& schema,
              ReconcilerOptions options);
 
-  // One sync round trip inside `tx` (not committed here). `identity.device` is updated and
-  // saved (telemetry, last seen, status after acknowledged directives).
-  SyncResponse sync(StorageTransaction& tx, SyncIdentity identity, const SyncRequest& request,
+  // One sync round trip inside `tx` (not committed here). `identity.device` is updated
+  // (telemetry, last seen, last sync, status after acknowledged directives) but not saved: the
+  // caller saves it in `tx`, with the sync's record (DeviceRegistry::record_sync).
+  SyncResponse sync(StorageTransaction& tx, SyncIdentity& identity, const SyncRequest& request,
                     SyncSummary& summary);
 
   // A record created or edited by the server itself (a case from the admin API): validated like
@@ -72,17 +103,25 @@ class Reconciler {
   struct Refusal {
     RejectionCode code;
     std::string message;
+    RecordId record_id = {};  // what the refusal is about; nil: the whole group
+    std::string field = {};
+    std::uint64_t highest_accepted_seq = 0;  // see Rejection
   };
 
   // Validates every record the group touches as merged with the current state.
   std::optional<Refusal> validate(StorageTransaction& tx, const WriteGroup& group,
                                   const std::map<RecordId, RecordHome>& homes);
+  // Conflict-log entries opened and closed by accepted changes.
+  struct ConflictTally {
+    std::size_t opened = 0;
+    std::size_t closed = 0;
+  };
   // Appends the group to history and updates current winners and the conflict log.
-  void accept(StorageTransaction& tx, const WriteGroup& group,
-              const std::map<RecordId, RecordHome>& homes, const std::string& author,
-              std::int64_t now);
+  ConflictTally accept(StorageTransaction& tx, const WriteGroup& group,
+                       const std::map<RecordId, RecordHome>& homes, const std::string& author,
+                       std::int64_t now);
   void merge_field(StorageTransaction& tx, const StoredChange& arrived,
-                   std::vector<StoredChange>& winners);
+                   std::vector<StoredChange>& winners, ConflictTally& tally);
   static Version resolver_of(const std::vector<Change>& history, const Version& lost);
   void persist_clock(StorageTransaction& tx);
 

@@ -52,4 +52,15 @@ void pause_before_retry(int attempt) {
   std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
 }
 
+std::string_view to_string(SyncOutcome outcome) {
+  switch (outcome) {
+    case SyncOutcome::kOk: return "ok";
+    case SyncOutcome::kRejected: return "rejected";
+    case SyncOutcome::kFailed: return "failed";
+    case SyncOutcome::kUpgradeRequired: return "upgrade_required";
+    case SyncOutcome::kRevoked: return "revoked";
+  }
+  return "unknown";
+}
+
 }  // namespace fieldsync::server

@@ -11,7 +11,7 @@
 
 namespace fieldsync::server::sqlite_schema {
 
-inline constexpr std::array<std::string_view, 3> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -70,7 +70,84 @@ CREATE INDEX directives_by_device ON directives(device_id, acked_at);
     R"sql(
 ALTER TABLE device_cases ADD COLUMN delivered_in INTEGER NOT NULL DEFAULT 0;
 )sql",
-    // 3: failed authentication attempts, counted in the database rather than in one process.
+    // 3: the hash-chained audit log (audit_chain.h) and each node's saved metric counters. The log's
+    // rows refuse UPDATE and DELETE; audit_head is the chain's last row (seq 0 and a zero hash
+    // while it is empty), read and rewritten by each append inside the writing transaction.
+    R"sql(
+CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, node TEXT NOT NULL,
+                       actor TEXT NOT NULL, actor_name TEXT NOT NULL, action TEXT NOT NULL,
+                       address TEXT NOT NULL, device_id BLOB, user_id TEXT NOT NULL,
+                       detail TEXT NOT NULL, previous_hash BLOB NOT NULL, hash BLOB NOT NULL);
+CREATE INDEX audit_by_actor ON audit_log(actor, seq);
+CREATE INDEX audit_by_action ON audit_log(action, seq);
+CREATE INDEX audit_by_device ON audit_log(device_id, seq);
+CREATE INDEX audit_by_time ON audit_log(at);
+CREATE TABLE audit_cases(seq INTEGER NOT NULL, case_id BLOB NOT NULL,
+                         PRIMARY KEY(seq, case_id)) WITHOUT ROWID;
+CREATE INDEX audit_cases_by_case ON audit_cases(case_id, seq);
+CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,
+                        hash BLOB NOT NULL);
+INSERT INTO audit_head(id, seq, hash) VALUES (1, 0, zeroblob(32));
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_cases_no_update BEFORE UPDATE ON audit_cases
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_cases_no_delete BEFORE DELETE ON audit_cases
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE node_counters(node TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
+                           PRIMARY KEY(node, name)) WITHOUT ROWID;
+)sql",
+    // 4: the device registry (what the server saw of each device's syncs), each device's recent
+    // syncs, the fleet's activity in 5-minute buckets, dashboard sessions, and what admins may
+    // see of rejected groups (the code and message are filled from the stored rejection for
+    // rows older than this step: see SqliteStorage::migrate).
+    R"sql(
+ALTER TABLE devices ADD COLUMN last_attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN pending_changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN oldest_pending_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN clock_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN failed_in_a_row INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN last_error_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_error_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN last_error_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN syncs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN failed_syncs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN changes_pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN changes_pulled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN bytes_in INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN bytes_out INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE sync_events(id INTEGER PRIMARY KEY, device_id BLOB NOT NULL, user_id TEXT NOT NULL,
+                         at INTEGER NOT NULL, outcome INTEGER NOT NULL,
+                         duration_ms INTEGER NOT NULL, changes_pushed INTEGER NOT NULL,
+                         changes_pulled INTEGER NOT NULL, groups_rejected INTEGER NOT NULL,
+                         conflicts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+                         bytes_out INTEGER NOT NULL, error_code TEXT NOT NULL,
+                         error_message TEXT NOT NULL);
+CREATE INDEX sync_events_by_device ON sync_events(device_id, id);
+CREATE TABLE sync_activity(start INTEGER PRIMARY KEY, syncs INTEGER NOT NULL,
+                           failed_syncs INTEGER NOT NULL, rejections INTEGER NOT NULL,
+                           changes_pushed INTEGER NOT NULL, changes_pulled INTEGER NOT NULL,
+                           conflicts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+                           bytes_out INTEGER NOT NULL);
+CREATE TABLE admin_sessions(secret_hash BLOB PRIMARY KEY, token_id TEXT NOT NULL,
+                            created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions(expires_at);
+ALTER TABLE rejected_groups ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE rejected_groups ADD COLUMN code INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rejected_groups ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE rejected_groups ADD COLUMN record_id BLOB;
+ALTER TABLE rejected_groups ADD COLUMN field TEXT NOT NULL DEFAULT '';
+ALTER TABLE rejected_groups ADD COLUMN change_count INTEGER NOT NULL DEFAULT 0;
+UPDATE rejected_groups SET user_id = COALESCE(
+    (SELECT user_id FROM devices WHERE devices.id = rejected_groups.device_id), '');
+CREATE INDEX rejected_groups_by_time ON rejected_groups(rejected_at);
+CREATE INDEX conflicts_by_seq ON conflicts(seq);
+)sql",
+    // 5: failed authentication attempts, counted in the database rather than in one process.
     R"sql(
 CREATE TABLE auth_failures(key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX auth_failures_by_key ON auth_failures(key, at);

@@ -1,6 +1,8 @@
 // The stored byte forms of values and bases. See stored_value_codec.h.
 #include "stored_value_codec.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -158,6 +160,23 @@ Rejection decode_stored_rejection(std::span<const std::uint8_t> bytes) {
       std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), WireFormat::kBinary);
   if (holder.rejections.size() != 1) corrupt("rejection");
   return std::move(holder.rejections.front());
+}
+
+std::string like_pattern(std::string_view text, bool prefix_only) {
+  std::string pattern = prefix_only ? "" : "%";
+  for (const char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return pattern + "%";
+}
+
+std::string without(std::string_view text, char dropped) {
+  std::string kept;
+  for (const char c : text) {
+    if (c != dropped) kept.push_back(c);
+  }
+  return kept;
 }
 
 }  // namespace fieldsync::server

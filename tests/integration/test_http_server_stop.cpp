@@ -1,5 +1,6 @@
 // HttpServer::stop: requests in flight finish and are answered, idle connections close, nothing
-// new is accepted, and the drain timeout bounds how long busy connections are waited for.
+// new is accepted, and the drain timeout bounds how long busy connections are waited for; periodic
+// tasks run until it.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -8,6 +9,8 @@
 #include <thread>
 
 #include <boost/asio/error.hpp>
+
+#include "fieldsync/error.h"
 
 #include "http/http_server.h"
 #include "http/router.h"
@@ -98,4 +101,31 @@ TEST_CASE("HttpServer::stop closes connections still busy after the drain timeou
     if (line.at("event") == "http_drain_timeout") drain_timeout_logged = true;
   }
   CHECK(drain_timeout_logged);
+}
+
+TEST_CASE("Periodic tasks run on the workers until stop(), and a task that throws goes on",
+          "[http]") {
+  Router router(silent_log());
+  CapturedLog log;
+  HttpServerOptions options = test_server_options();
+  options.log = log.log();
+  HttpServer server(options, [&router](const Request& request) { return router.dispatch(request); });
+  std::atomic<int> runs{0};
+  std::promise<void> third_run;
+  server.run_periodically(1ms, [&] {
+    const int run = ++runs;
+    if (run == 3) third_run.set_value();
+    if (run == 1) throw std::runtime_error("the first run fails");
+  });
+  CHECK_THROWS_AS(server.run_periodically(0ms, [] {}), fieldsync::Error);
+  CHECK(runs.load() == 0);
+
+  server.start();
+  CHECK_THROWS_AS(server.run_periodically(1ms, [] {}), fieldsync::Error);
+  REQUIRE(third_run.get_future().wait_for(10s) == std::future_status::ready);
+  server.stop();
+  const int runs_at_stop = runs.load();
+  std::this_thread::sleep_for(20ms);
+  CHECK(runs.load() == runs_at_stop);
+  CHECK(log.text().find("periodic_task_failed") != std::string::npos);
 }

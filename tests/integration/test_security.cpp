@@ -2,7 +2,8 @@
 // process on 127.0.0.1 with its SQLite store, and client stores syncing through libcurl. A device
 // reads and writes only its user's cases, only under the case and collection the server holds,
 // only as itself; wrong tokens get 401 and then 429; enrolment codes work once; only a revoked
-// device is wiped, never by a bare 401; a device restored from an old backup is refused loudly;
+// device is wiped, never by a bare 401; a device restored from an old backup is refused loudly,
+// then numbers its work after the server's and loses nothing;
 // HTTPS is verified against the right CA, and plain HTTP is refused off loopback.
 #include <catch2/catch.hpp>
 
@@ -308,7 +309,7 @@ TEST_CASE("An enrolment code works once, then never", "[security][identity]") {
     }
   }
 
-  const nlohmann::json devices = server.admin().call("GET", "/v1/admin/devices");
+  const nlohmann::json devices = server.admin().call("GET", "/v1/admin/devices").at("devices");
   REQUIRE(devices.size() == 1);
   CHECK(devices.front().at("device_id") == first.device_id.to_string());
 
@@ -450,7 +451,8 @@ TEST_CASE("A bare 401 wipes nothing: the store keeps its data", "[security][wipe
   }
 }
 
-TEST_CASE("A device restored from an old backup is refused loudly", "[security][identity]") {
+TEST_CASE("A device restored from an old backup is refused loudly, then loses nothing",
+          "[security][identity]") {
   TestServer server;
   const Council council = set_up_council(server.admin());
   TestDevice amira(server, "amira");
@@ -470,6 +472,7 @@ TEST_CASE("A device restored from an old backup is refused loudly", "[security][
                               council.jordan,
                               {{"observations", Value::text("After the backup, on the phone.")}}});
   REQUIRE(amira.sync().changes_pushed == 1);
+  const Version after_backup = amira.store().field_versions(visit).at("observations");
 
   // The phone is restored from the backup; its sequence numbers go back, and its next edit
   // reuses one the server accepted with other content.
@@ -477,26 +480,54 @@ TEST_CASE("A device restored from an old backup is refused loudly", "[security][
   amira.restore_store_from(copy);
   amira.open();
   REQUIRE(text_of(amira.store(), visit, "observations") == "Before the backup.");
-  amira.store().write_record({"visit",
-                              visit,
-                              council.jordan,
-                              {{"observations", Value::text("After the restore: conflicting.")}}});
+  const WriteGroupId edit = amira.store().write_record(
+      {"visit", visit, council.jordan,
+       {{"observations", Value::text("After the restore: conflicting.")}}});
   const client::SyncReport report = amira.sync();
-  CHECK(report.changes_pushed == 0);
-  CHECK(report.groups_rejected == 1);
-  const std::vector<client::RejectedGroup> rejections = amira.store().rejections();
-  REQUIRE(rejections.size() == 1);
-  CHECK(rejections.front().rejection.code == RejectionCode::kDuplicateMismatch);
-  // The rejection brought the server's value back.
-  CHECK(text_of(amira.store(), visit, "observations") == "After the backup, on the phone.");
+  CHECK(report.outcome == client::SyncOutcome::kCompleted);
+  // Refused, then numbered after the server's highest and sent again: nothing for the worker to
+  // redo, and the edit made after the restore is in.
+  CHECK(report.groups_renumbered == 1);
+  CHECK(report.groups_rejected == 0);
+  CHECK(report.changes_pushed == 1);
+  CHECK(amira.store().rejections().empty());
+  CHECK(amira.store().outbox_change_count() == 0);
+  CHECK(text_of(amira.store(), visit, "observations") == "After the restore: conflicting.");
+  // It overwrote an edit it never saw (its own, lost with the restore): a conflict, shown.
+  const std::vector<client::LocalConflict> conflicts = amira.store().conflicts();
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts.front().conflict.lost.version == after_backup);
+  CHECK(conflicts.front().conflict.lost.value == Value::text("After the backup, on the phone."));
+  // Its next edits go through at once.
+  amira.store().write_record(
+      {"visit", visit, council.jordan, {{"childs_views", Value::text("Likes school.")}}});
+  const client::SyncReport next = amira.sync();
+  CHECK(next.changes_pushed == 1);
+  CHECK(next.groups_renumbered == 0);
 
   REQUIRE(maya.sync().outcome == client::SyncOutcome::kCompleted);
-  CHECK(text_of(maya.store(), visit, "observations") == "After the backup, on the phone.");
+  CHECK(text_of(maya.store(), visit, "observations") == "After the restore: conflicting.");
+  REQUIRE(maya.store().conflicts().size() == 1);
+  // Loud: the server kept the refusal in its rejected log, and said so in its log.
+  const std::string log = dev::read_file(server.data_dir() + "/server.log");
+  CHECK(log.find("\"sequence_reused\"") != std::string::npos);
   auto storage = server.stop_and_open_storage();
   auto tx = storage->begin();
-  for (const StoredChange& stored : history_of(*tx, visit, {"observations"})) {
-    CHECK(stored.change.value != Value::text("After the restore: conflicting."));
+  const auto refused = tx->rejected_group(amira.id(), edit);
+  REQUIRE(refused);
+  CHECK(refused->rejection.code == RejectionCode::kDuplicateMismatch);
+  // Both edits are in the history once each, under numbers of their own.
+  const std::vector<StoredChange> history = history_of(*tx, visit, {"observations"});
+  std::set<std::uint64_t> numbers;
+  std::size_t restored_edits = 0;
+  for (const StoredChange& stored : history) {
+    if (stored.change.version.origin == amira.id()) {
+      CHECK(numbers.insert(stored.change.device_seq).second);
+    }
+    restored_edits += stored.change.value == Value::text("After the restore: conflicting.");
   }
+  CHECK(restored_edits == 1);
+  CHECK(history.size() == 3);
 }
 
 namespace {

@@ -49,7 +49,7 @@ TEST_CASE("Admin routes need an admin token with the route's role", "[server][ad
     const http::Response denied = server.admin_call("POST", "/v1/admin/teams", team, monitor);
     check_error(denied, 403, "forbidden");
     CHECK(message_mentions(denied, "manage"));
-    CHECK(server.admin("GET", "/v1/admin/teams").empty());
+    CHECK(server.admin("GET", "/v1/admin/teams").at("teams").empty());
   }
   SECTION("enrol may issue codes and revoke, but not manage users or list") {
     server.create_team("north");
@@ -140,18 +140,18 @@ TEST_CASE("Admin objects cannot be made twice, and bad input says what is wrong"
   SECTION("a case without its required child_name: 400 validation, and no case") {
     check_error(post("/v1/admin/cases", {{"user_id", "amira"}, {"fields", {{"referrer", "GP"}}}}),
                 400, "validation");
-    CHECK(server.admin("GET", "/v1/admin/cases").empty());
+    CHECK(server.admin("GET", "/v1/admin/cases").at("cases").empty());
   }
   SECTION("a case field of the wrong type: 400") {
     const http::Response response =
         post("/v1/admin/cases", {{"user_id", "amira"}, {"fields", {{"child_name", 7}}}});
     CHECK(response.status == 400);
-    CHECK(server.admin("GET", "/v1/admin/cases").empty());
+    CHECK(server.admin("GET", "/v1/admin/cases").at("cases").empty());
   }
   SECTION("a case for a user who does not exist: 404, and no case") {
     check_error(post("/v1/admin/cases", {{"user_id", "nobody"}, {"fields", {{"child_name", "X"}}}}),
                 404, "not_found");
-    CHECK(server.admin("GET", "/v1/admin/cases").empty());
+    CHECK(server.admin("GET", "/v1/admin/cases").at("cases").empty());
   }
   SECTION("allocating a case that does not exist: 404") {
     check_error(post("/v1/admin/allocations",
@@ -207,13 +207,13 @@ TEST_CASE("Admin lists carry metadata, never case content", "[server][admin]") {
                                                     valid_visit("bruise on left arm"))})
               .acks.size() == 1);
 
-  const nlohmann::json teams = server.admin("GET", "/v1/admin/teams");
+  const nlohmann::json teams = server.admin("GET", "/v1/admin/teams").at("teams");
   CHECK(teams.size() == 2);
-  const nlohmann::json users = server.admin("GET", "/v1/admin/users");
+  const nlohmann::json users = server.admin("GET", "/v1/admin/users").at("users");
   CHECK(users.size() == 5);
   CHECK(users.dump().find("\"manager\"") != std::string::npos);
 
-  const nlohmann::json cases = server.admin("GET", "/v1/admin/cases");
+  const nlohmann::json cases = server.admin("GET", "/v1/admin/cases").at("cases");
   REQUIRE(cases.size() == 2);
   bool found = false;
   for (const nlohmann::json& listed : cases) {
@@ -225,7 +225,7 @@ TEST_CASE("Admin lists carry metadata, never case content", "[server][admin]") {
   }
   CHECK(found);
 
-  const nlohmann::json devices = server.admin("GET", "/v1/admin/devices");
+  const nlohmann::json devices = server.admin("GET", "/v1/admin/devices").at("devices");
   CHECK(devices.size() == 4);
   for (const nlohmann::json& listed : devices) {
     CHECK(listed.at("status") == "active");

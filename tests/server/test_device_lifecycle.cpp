@@ -13,7 +13,8 @@ using namespace fieldsync::server::testing;
 namespace {
 
 std::string status_in_admin_list(ServerFixture& server, const TestDevice& device) {
-  for (const nlohmann::json& listed : server.admin("GET", "/v1/admin/devices")) {
+  const nlohmann::json answer = server.admin("GET", "/v1/admin/devices");
+  for (const nlohmann::json& listed : answer.at("devices")) {
     if (listed.at("device_id") == device.id.to_string()) return listed.at("status");
   }
   return "absent";

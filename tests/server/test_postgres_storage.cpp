@@ -3,6 +3,10 @@
 // - a pull never moves past a change numbered before another but committed after it;
 // - of two transactions using one enrolment code, or writing one receipt, the second waits, loses
 //   the race (serialization failure) and, run again by run_transaction, sees the first one's work;
+// - of two transactions appending to the audit chain, the second waits, loses the race for the
+//   head and, run again, chains its row after the first one's;
+// - the audit log refuses UPDATE, DELETE and TRUNCATE, and a row altered behind its triggers'
+//   back is found by the chain's check;
 // - nodes starting together on an empty database migrate it once;
 // - a connection lost mid-transaction fails that request only.
 // A blocked transaction is recognised by asking the server (pg_stat_activity), never by waiting a
@@ -17,6 +21,7 @@
 
 #include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_database.h"
+#include "audit_chain.h"
 #include "fieldsync/server/server_storage.h"
 
 using namespace fieldsync;
@@ -40,6 +45,14 @@ class Observer {
     std::string text = PQntuples(result) > 0 ? PQgetvalue(result, 0, 0) : "";
     PQclear(result);
     return text;
+  }
+
+  // Runs a statement; the server's error message, empty if it succeeded.
+  std::string error_of(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    PQclear(result);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? "" : PQerrorMessage(conn_);
   }
 
   // Returns once some other session of this database waits for a lock.
@@ -71,6 +84,17 @@ std::uint64_t write_change(StorageTransaction& tx, const Change& change) {
   const StoredChange stored{change, seq, 1'000};
   tx.put_current(std::span(&stored, 1));
   return seq;
+}
+
+AuditEntry audit_entry(const std::string& actor) {
+  AuditEntry entry;
+  entry.at_ms = 1'709'280'000'000;
+  entry.node = "n1";
+  entry.actor = actor;
+  entry.action = "test.event";
+  entry.detail = "{}";
+  entry.case_ids = {Uuid::random_v4()};
+  return entry;
 }
 
 std::vector<std::uint64_t> seqs_of(const std::vector<StoredChange>& changes) {
@@ -187,6 +211,56 @@ TEST_CASE("Of two transactions writing one receipt, the second runs again and se
   CHECK(second.get() == 1);
   CHECK(attempts == 2);
   CHECK(observer.value("SELECT count(*) FROM receipts") == "1");
+}
+
+TEST_CASE("Of two transactions appending to the audit chain, the second chains after the first",
+          "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  Observer observer(database.connection());
+
+  auto first = storage->begin();
+  first->append_audit(audit_entry("first"));
+  int attempts = 0;
+  auto second = std::async(std::launch::async, [&] {
+    return run_transaction(*storage, [&](StorageTransaction& tx) {
+      ++attempts;
+      tx.teams();  // its snapshot is taken before the first commits, as a long sync's would be
+      return tx.append_audit(audit_entry("second")).seq;
+    });
+  });
+  observer.wait_until_one_blocks();  // the second waits for the first's lock on the chain
+  first->commit();
+  CHECK(second.get() == 2);
+  CHECK(attempts == 2);
+  const AuditVerification chain = verify_audit_chain(*storage);
+  CHECK(chain.intact);
+  CHECK(chain.rows_checked == 2);
+  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 2") == "second");
+}
+
+TEST_CASE("The audit log refuses changes, and one made behind its triggers' back is found",
+          "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 2);
+  for (const char* actor : {"one", "two", "three"}) {
+    run_transaction(*storage, [&](StorageTransaction& tx) { tx.append_audit(audit_entry(actor)); });
+  }
+  Observer observer(database.connection());
+  CHECK(observer.error_of("UPDATE audit_log SET actor = 'x' WHERE seq = 2").find("append-only") !=
+        std::string::npos);
+  CHECK(observer.error_of("DELETE FROM audit_log WHERE seq = 2").find("append-only") !=
+        std::string::npos);
+  CHECK(observer.error_of("DELETE FROM audit_cases").find("append-only") != std::string::npos);
+  CHECK(observer.error_of("TRUNCATE audit_log, audit_cases").find("append-only") !=
+        std::string::npos);
+  REQUIRE(verify_audit_chain(*storage).intact);
+
+  REQUIRE(observer.error_of("ALTER TABLE audit_log DISABLE TRIGGER USER") == "");
+  REQUIRE(observer.error_of("UPDATE audit_log SET actor = 'x' WHERE seq = 2") == "");
+  const AuditVerification chain = verify_audit_chain(*storage);
+  CHECK_FALSE(chain.intact);
+  CHECK(chain.first_bad_seq == std::optional<std::uint64_t>(2));
 }
 
 TEST_CASE("Nodes starting together on an empty database create its schema once",

@@ -98,7 +98,7 @@ TEST_CASE("Two nodes racing on one enrolment code enrol one device", "[server][n
     CHECK(std::count(statuses.begin(), statuses.end(), 200) == 1);
     CHECK(std::count(statuses.begin(), statuses.end(), 401) == kRacers - 1);
   }
-  CHECK(server.admin("GET", "/v1/admin/devices").size() == 3);
+  CHECK(server.admin("GET", "/v1/admin/devices").at("devices").size() == 3);
 }
 
 TEST_CASE("A write group sent to two nodes at once is accepted once", "[server][nodes][idempotency]") {

@@ -4,6 +4,7 @@
 // the refusals above are about the bodies, not the route.
 #include <catch2/catch.hpp>
 
+#include "fieldsync/content_coding.h"
 #include "server_fixture.h"
 
 using namespace fieldsync;
@@ -158,5 +159,79 @@ TEST_CASE("A sync body of another Content-Type is 415; one over the cap is 413",
     const std::string body = encode_request(world.request, WireFormat::kBinary);
     REQUIRE(body.size() > 64);
     check_refused(world.post(body, kBinary), 413, "too_large");
+  }
+}
+
+namespace {
+
+http::Response post_coded(BodyWorld& world, std::string body, const std::string& content_encoding,
+                          const std::string& accept_encoding = {}) {
+  http::Request request;
+  request.method = "POST";
+  request.path = "/v1/sync";
+  request.body = std::move(body);
+  request.remote_address = "127.0.0.1";
+  request.headers = {{"Content-Type", kBinary}, {"Authorization", "Bearer " + world.phone.token}};
+  if (!content_encoding.empty()) request.headers.emplace_back("Content-Encoding", content_encoding);
+  if (!accept_encoding.empty()) request.headers.emplace_back("Accept-Encoding", accept_encoding);
+  return world.server.dispatch(std::move(request));
+}
+
+std::string long_notes() {
+  std::string notes;
+  while (notes.size() < 4000) notes += "Ava showed me her room and talked about school. ";
+  return notes;
+}
+
+}  // namespace
+
+TEST_CASE("Sync bodies may travel in gzip both ways; a bomb is 413, another coding 415",
+          "[server][reconcile][compression]") {
+  ServerOptions options;
+  options.max_binary_body_bytes = 1u << 20;
+  ServerFixture server(options);
+  BodyWorld world(server);
+  const RecordId visit = Uuid::random_v4();
+  const SyncRequest request = server.sync_request(
+      world.phone,
+      {server.write(world.phone, "visit", visit, world.case_a, valid_visit(long_notes()))});
+  const std::string body = encode_request(request, WireFormat::kBinary);
+
+  SECTION("a gzip request is inflated; every answer says gzip requests are taken") {
+    const http::Response response = post_coded(world, gzip(body), "gzip");
+    INFO(response.body);
+    REQUIRE(response.status == 200);
+    CHECK(response.header("Accept-Encoding") == "gzip");
+    CHECK(decode_response(response.body, WireFormat::kBinary).acks.size() == 1);
+
+    // Another device of the same worker pulls the long visit, in gzip because it asks for it.
+    TestDevice tablet = server.enrol("amira");
+    http::Request pull;
+    pull.method = "POST";
+    pull.path = "/v1/sync";
+    pull.remote_address = "127.0.0.1";
+    pull.body = encode_request(server.sync_request(tablet), WireFormat::kBinary);
+    pull.headers = {{"Content-Type", kBinary},
+                    {"Authorization", "Bearer " + tablet.token},
+                    {"Accept-Encoding", "br, gzip"}};
+    const http::Response pulled = server.dispatch(pull);
+    REQUIRE(pulled.status == 200);
+    REQUIRE(pulled.header("Content-Encoding") == "gzip");
+    const SyncResponse answer =
+        decode_response(gunzip(pulled.body, 1u << 20), WireFormat::kBinary);
+    CHECK(fields_of(answer, visit).at("observations").value.as_text() == long_notes());
+
+    // Without Accept-Encoding the same answer comes plain.
+    pull.headers.pop_back();
+    const http::Response plain = server.dispatch(pull);
+    CHECK_FALSE(plain.header("Content-Encoding").has_value());
+  }
+  SECTION("refusals") {
+    const std::uint64_t last_seq = world.last_seq();
+    check_refused(post_coded(world, gzip(std::string(8u << 20, '\0')), "gzip"), 413, "too_large");
+    check_refused(post_coded(world, "not gzip", "gzip"), 400, "malformed");
+    check_refused(post_coded(world, body, "br"), 415, "unsupported_media_type");
+    CHECK(world.last_seq() == last_seq);
+    CHECK(post_coded(world, body, "identity").status == 200);
   }
 }

@@ -407,7 +407,7 @@ TEST_CASE("JSON bodies can be asked for, for debugging", "[sync]") {
   fixture.settings.format = WireFormat::kJson;
   fixture.server.then([&](const HttpRequest& http) {
     CHECK(header_of(http, "Content-Type") == "application/json");
-    const SyncRequest request = decode_request(http.body, WireFormat::kJson);
+    const SyncRequest request = request_of(http, WireFormat::kJson);
     SyncResponse response;
     response.server_time_ms = fixture.server_time();
     for (const WriteGroup& group : request.write_groups) response.acks.push_back(group.id);
@@ -415,6 +415,94 @@ TEST_CASE("JSON bodies can be asked for, for debugging", "[sync]") {
   });
   CHECK(fixture.sync().outcome == SyncOutcome::kCompleted);
   CHECK(fixture.store->outbox().empty());
+}
+
+// --- Compression ---
+
+namespace {
+
+// Visits with long, repetitive notes: a push that gzip shrinks well.
+void record_long_visits(SyncFixture& fixture, int count) {
+  for (int i = 0; i < count; ++i) {
+    client::Fields visit = seen_alone_visit("garden");
+    std::string notes;
+    while (notes.size() < 2000) notes += "The kitchen was warm and Robin showed me the garden. ";
+    visit["observations"] = Value::text(notes);
+    client::Casework(*fixture.store).record_visit(fixture.case_id, visit);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Bodies travel in gzip both ways when they shrink", "[sync][compression]") {
+  SyncFixture fixture;
+  record_long_visits(fixture, 5);
+  SyncResponse page;
+  page.next_cursor = "cursor-1";
+  for (int i = 0; i < 20; ++i) {
+    page.changes.push_back(server_change("case", fixture.case_id, fixture.case_id, "referrer",
+                                         Value::text(std::string(500, 'r')),
+                                         Hlc(1'709'200'000'000 + i, 0)));
+  }
+  fixture.server.then([&](const HttpRequest& http) {
+    CHECK(header_of(http, "Accept-Encoding") == "gzip");
+    CHECK(header_of(http, "Content-Encoding") == "gzip");
+    CHECK(http.body.size() * 4 < body_of(http).size());
+    platform::HttpResponse answer = accept_all(fixture.server_time(), page)(http);
+    answer.body = gzip(answer.body);
+    answer.headers.emplace_back("Content-Encoding", "gzip");
+    return answer;
+  });
+  const SyncReport report = fixture.sync();
+  CHECK(report.outcome == SyncOutcome::kCompleted);
+  CHECK(report.changes_pushed == 6 * 5);
+  CHECK(report.changes_pulled == 20);
+  CHECK(fixture.store->record(fixture.case_id)->get("referrer")->as_text() ==
+        std::string(500, 'r'));
+}
+
+TEST_CASE("A server that refuses gzip requests gets them plain", "[sync][compression]") {
+  SyncFixture fixture;
+  record_long_visits(fixture, 5);
+  fixture.server
+      .then([](const HttpRequest& http) {
+        CHECK(header_of(http, "Content-Encoding") == "gzip");
+        return error_answer(415, "unsupported_media_type", "no gzip here");
+      })
+      .then([&](const HttpRequest& http) {
+        CHECK(header_of(http, "Content-Encoding").empty());
+        return accept_all(fixture.server_time())(http);
+      });
+  const SyncReport report = fixture.sync();
+  CHECK(report.outcome == SyncOutcome::kCompleted);
+  CHECK(report.requests == 2);
+  CHECK(fixture.server.steps_left() == 0);
+}
+
+TEST_CASE("Compression can be turned off, and a bomb in an answer is refused", "[sync][compression]") {
+  SyncFixture fixture;
+  record_long_visits(fixture, 5);
+  SECTION("off: nothing compressed, nothing asked for") {
+    fixture.settings.compress = false;
+    fixture.server.then([&](const HttpRequest& http) {
+      CHECK(header_of(http, "Content-Encoding").empty());
+      CHECK(header_of(http, "Accept-Encoding").empty());
+      return accept_all(fixture.server_time())(http);
+    });
+    CHECK(fixture.sync().outcome == SyncOutcome::kCompleted);
+  }
+  SECTION("an answer that inflates past the decoder's cap") {
+    fixture.server.then([](const HttpRequest&) {
+      return platform::HttpResponse{200,
+                                    {{"Content-Type", std::string(kBinaryContentType)},
+                                     {"Content-Encoding", "gzip"}},
+                                    gzip(std::string(DecodeLimits{}.max_body_bytes + 1, 'x'))};
+    });
+    const SyncReport report = fixture.sync();
+    CHECK(report.outcome == SyncOutcome::kFailed);
+    CHECK_THAT(report.error, error_is(ErrorCode::kTooLarge, "inflates"));
+    CHECK_FALSE(fixture.store->outbox().empty());
+  }
 }
 
 // --- Enrolment ---

@@ -179,11 +179,63 @@ TEST_CASE("An unknown protocol major version is refused with a clear error", "[w
 TEST_CASE("A binary part with a newer class version is refused", "[wire]") {
   std::string body = encode_request(SyncRequest{}, WireFormat::kBinary);
   // After the protocol version (4 bytes) and cereal's endianness byte: the request's class version.
-  REQUIRE(body[5] == 1);
-  body[5] = 2;
+  REQUIRE(body[5] == 2);
+  body[5] = 3;
   const Error error = error_of([&] { decode_request(body, WireFormat::kBinary); });
   CHECK(error.is(ErrorCode::kUnsupportedVersion));
-  CHECK_THAT(error.what(), Catch::Contains("class version 2"));
+  CHECK_THAT(error.what(), Catch::Contains("class version 3"));
+}
+
+// Protocol 1.0 wrote no group flags and no highest accepted sequence number: such messages decode
+// with the defaults (not restored, 0).
+TEST_CASE("Binary messages of protocol 1.0 still decode", "[wire]") {
+  SECTION("a request: class version 1, no flags byte after a group's id") {
+    SyncRequest request;
+    request.write_groups.push_back(visit_group(sample_id(5, 1), sample_id(6, 1), kVisitStamp, 41));
+    request.write_groups.front().restored = true;
+    std::string body = encode_request(request, WireFormat::kBinary);
+    // protocol (4), endianness (1), class version (4), empty cursor (1), one group (1), its id.
+    constexpr std::size_t kFlagsAt = 4 + 1 + 4 + 1 + 1 + 16;
+    REQUIRE(body[5] == 2);
+    REQUIRE(body[kFlagsAt] == 1);
+    body[5] = 1;
+    body.erase(kFlagsAt, 1);
+    const SyncRequest old = decode_request(body, WireFormat::kBinary);
+    request.write_groups.front().restored = false;
+    CHECK(old == request);
+  }
+  SECTION("a response: a rejection of class version 1 ends with its server values") {
+    SyncResponse response;
+    response.rejections.push_back(
+        Rejection{sample_id(5, 2), RejectionCode::kDuplicateMismatch, "reused", {}, 300});
+    std::string body = encode_response(response, WireFormat::kBinary);
+    // protocol (4), endianness (1), response class version (4), no acks (1), one rejection (1),
+    // then the rejection's class version.
+    constexpr std::size_t kVersionAt = 4 + 1 + 4 + 1 + 1;
+    REQUIRE(body[kVersionAt] == 2);
+    body[kVersionAt] = 1;
+    // The rejection's last bytes: no server values (a count of 0), then 300 as a varint.
+    const std::size_t seq_at = body.find(std::string("\x00\xAC\x02", 3), kVersionAt);
+    REQUIRE(seq_at != std::string::npos);
+    body.erase(seq_at + 1, 2);
+    const SyncResponse old = decode_response(body, WireFormat::kBinary);
+    response.rejections.front().highest_accepted_seq = 0;
+    CHECK(old == response);
+  }
+}
+
+TEST_CASE("JSON messages of protocol 1.0 still decode", "[wire]") {
+  json request = json::parse(encode_request(full_request(), WireFormat::kJson));
+  for (json& group : request["write_groups"]) group.erase("restored");
+  for (const WriteGroup& group : decode_request(request.dump(), WireFormat::kJson).write_groups) {
+    CHECK_FALSE(group.restored);
+  }
+  json response = json::parse(encode_response(full_response(), WireFormat::kJson));
+  for (json& rejection : response["rejections"]) rejection.erase("highest_accepted_seq");
+  for (const Rejection& rejection :
+       decode_response(response.dump(), WireFormat::kJson).rejections) {
+    CHECK(rejection.highest_accepted_seq == 0);
+  }
 }
 
 TEST_CASE("Bytes after a whole message are refused", "[wire]") {
@@ -271,8 +323,9 @@ TEST_CASE("The JSON form follows the project's JSON conventions", "[wire]") {
 }
 
 TEST_CASE("JSON messages may leave out their empty members, but not the protocol", "[wire]") {
-  CHECK(decode_request(R"({"protocol":{"major":1,"minor":0}})", WireFormat::kJson) ==
-        SyncRequest{});
+  SyncRequest empty;
+  empty.protocol = {1, 0};
+  CHECK(decode_request(R"({"protocol":{"major":1,"minor":0}})", WireFormat::kJson) == empty);
   CHECK(decode_response(R"({"protocol":{"major":1,"minor":0},"more":true,"extra":[1]})",
                         WireFormat::kJson)
             .more);

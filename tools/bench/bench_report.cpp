@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -56,18 +57,27 @@ std::string now_rfc3339() {
 // Enough digits to compare, no more: 12345 rows/s, 0.873 x, 0.412 s.
 std::string format_value(double value) {
   char text[32];
-  std::snprintf(text, sizeof text, value >= 100 ? "%.0f" : value >= 10 ? "%.1f" : "%.3f", value);
+  const double size = std::fabs(value);
+  std::snprintf(text, sizeof text, size >= 100 ? "%.0f" : size >= 10 ? "%.1f" : "%.3f", value);
   return text;
 }
 
 }  // namespace
 
 bool Target::met_by(double value) const {
-  return comparison == Comparison::kAtLeast ? value >= bound : value < bound;
+  switch (comparison) {
+    case Comparison::kAtLeast: return value >= bound;
+    case Comparison::kAtMost: return value <= bound;
+    case Comparison::kBelow: return value < bound;
+  }
+  return false;
 }
 
 std::string Target::describe() const {
-  return (comparison == Comparison::kAtLeast ? ">= " : "< ") + format_value(bound);
+  const char* sign = comparison == Comparison::kAtLeast  ? ">= "
+                     : comparison == Comparison::kAtMost ? "<= "
+                                                         : "< ";
+  return sign + format_value(bound);
 }
 
 Report::Report(std::string mode) : mode_(std::move(mode)), started_at_(now_rfc3339()) {}

@@ -14,12 +14,16 @@
 namespace fieldsync::bench {
 
 struct Target {
-  enum class Comparison { kAtLeast, kBelow };
+  enum class Comparison { kAtLeast, kAtMost, kBelow };
   Comparison comparison;
   double bound;
 
   bool met_by(double value) const;
-  std::string describe() const;  // ">= 0.8", "< 1"
+  std::string describe() const;  // ">= 0.8", "<= 100", "< 1"
+
+  static Target at_least(double bound) { return {Comparison::kAtLeast, bound}; }
+  static Target at_most(double bound) { return {Comparison::kAtMost, bound}; }
+  static Target below(double bound) { return {Comparison::kBelow, bound}; }
 };
 
 struct Figure {

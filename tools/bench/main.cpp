@@ -31,6 +31,28 @@ the same settings, in the same run, interleaved in rounds:
       (about 4,000 changes each), against 500 plain rows per transaction; target ratio >= 0.6;
   (c) seconds for Store::unlock with 600,000 PBKDF2 iterations (median of 3); target < 1 s.)",
        run_client},
+      {"sync", "devices push through a real fieldsync-server, a fresh device pulls it all",
+       R"(Starts fieldsync-server on 127.0.0.1 and measures, for notes as English-like text and as
+incompressible random text (--notes), in the same run:
+  - push: --devices devices (default 50) each record --per-device visits (default 1000) in
+    their encrypted stores, then sync them to the server, two devices at a time; records/s
+    against the push ceiling (raw SQLite writing each visit into 2 tables, 500 per transaction);
+  - pull: a fresh device of the team's manager pulls every record into its encrypted store;
+    records/s against the pull ceiling (the same, into 1 table);
+  - bytes on the wire per record each way (HTTP headers and bodies, as libcurl writes and reads
+    them), and beyond the field values; round trips per 1,000 records; the server's peak RSS;
+  - pull cost: a worker's tablet pulls 100 visits its phone pushed, on a server holding
+    --history visits of the team's history (default 1000000; 0 skips it) and on one holding
+    a hundredth of that, alternately, five times; target ratio of the medians <= 1.5.)",
+       run_sync},
+      {"load", "hundreds of devices syncing every second: round trips/s, latency, errors",
+       R"(Starts fieldsync-server on 127.0.0.1 and enrols --devices devices (default 500), two per
+worker, each with its own encrypted store (in --device-dir, default /dev/shm) and its own
+kept-alive connection. For --seconds seconds (default 30) each device edits --changes fields
+(default 4) of a visit and syncs, once a second, through the real sync engine; each pulls the
+other device's edits. Reports round trips/s, round-trip latency p50/p95/p99 (target p99 <
+100 ms), errors (target 0), the server's CPU time per second and its memory.)",
+       run_load},
   };
   return all;
 }
@@ -43,11 +65,18 @@ using fieldsync::bench::BenchOptions;
 using fieldsync::bench::Mode;
 
 constexpr const char* kOptionsHelp = R"(options:
-  --records N   records (or rows) written in bulk (default 50000)
-  --visits N    visits (or rows) written one per transaction (default 2000)
-  --json FILE   also write every figure, the settings, the machine and the versions as JSON
-  --dir DIR     where the scratch directory goes (default: the directory of this program,
-                so the file system of the build); it is removed at the end
+  --records N      baseline, client: records (or rows) written in bulk (default 50000)
+  --visits N       baseline, client: visits (or rows) written one per transaction (default 2000)
+  --devices N      sync: devices pushing (default 50); load: devices syncing (default 500)
+  --per-device N   sync: visits each device records and pushes (default 1000)
+  --notes KIND     sync: text, random or both (default both)
+  --history N      sync: records of history for the pull-cost figure (default 1000000; 0: skip)
+  --seconds N      load: how long the devices sync (default 30)
+  --changes N      load: fields each device edits before each sync, 1 to 5 (default 4)
+  --device-dir DIR load: where the device stores go (default /dev/shm, a RAM file system)
+  --json FILE      also write every figure, the settings, the machine and the versions as JSON
+  --dir DIR        where the scratch directory goes (default: the directory of this program,
+                   so the file system of the build); it is removed at the end
 )";
 
 void print_usage(std::FILE* out) {
@@ -74,11 +103,14 @@ const Mode* find_mode(const std::string& name) {
   return nullptr;
 }
 
-std::size_t parse_count(const std::string& option, const std::string& text) {
+std::size_t parse_count(const std::string& option, const std::string& text,
+                        bool zero_allowed = false) {
   // std::stoull alone would take "-5" (wrapping it round) and "12abc": digits only.
   const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
   const unsigned long long value = digits ? std::stoull(text) : 0;
-  if (value == 0) throw std::invalid_argument(option + " needs a positive number");
+  if (!digits || (value == 0 && !zero_allowed)) {
+    throw std::invalid_argument(option + " needs a positive number");
+  }
   return static_cast<std::size_t>(value);
 }
 
@@ -110,6 +142,24 @@ int main(int argc, char** argv) {
         options.records = parse_count(arg, value);
       } else if (arg == "--visits") {
         options.visits = parse_count(arg, value);
+      } else if (arg == "--devices") {
+        options.devices = parse_count(arg, value);
+      } else if (arg == "--per-device") {
+        options.per_device = parse_count(arg, value);
+      } else if (arg == "--notes") {
+        if (value != "text" && value != "random" && value != "both") {
+          return usage_error("--notes must be text, random or both");
+        }
+        options.notes = value;
+      } else if (arg == "--history") {
+        options.history = parse_count(arg, value, /*zero_allowed=*/true);
+      } else if (arg == "--seconds") {
+        options.seconds = parse_count(arg, value);
+      } else if (arg == "--changes") {
+        options.changes = parse_count(arg, value);
+        if (options.changes > 5) return usage_error("--changes is at most 5");
+      } else if (arg == "--device-dir") {
+        options.device_dir = value;
       } else if (arg == "--json") {
         options.json_file = value;
       } else if (arg == "--dir") {

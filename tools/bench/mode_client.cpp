@@ -6,11 +6,11 @@
 
 #include "bench_modes.h"
 #include "bench_report.h"
+#include "bench_store.h"
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
 #include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
-#include "fieldsync/platform/key_wrapper.h"
 #include "measure.h"
 #include "plain_table.h"
 #include "workload.h"
@@ -19,39 +19,16 @@ namespace fieldsync::bench {
 namespace {
 
 constexpr const char* kMode = "client";
-constexpr const char* kPasscode = "bench-passcode";
 constexpr std::size_t kCases = 50;  // a busy worker's caseload
 constexpr std::size_t kRounds = 10;
 constexpr int kUnlocks = 3;
-// The stores measured for writing use a cheap KDF: unlocking is measured on its own.
-constexpr std::uint32_t kCheapKdfIterations = 1000;
-
-// A device store in the scratch directory, enrolled and unlocked.
-class BenchStore {
- public:
-  BenchStore(const ScratchDir& scratch, const std::string& name, std::uint32_t kdf_iterations)
-      : wrapper_(scratch.file(name + ".key")) {
-    client::StoreOptions options;
-    options.path = scratch.file(name + ".db");
-    options.key_wrapper = &wrapper_;
-    options.kdf_iterations = kdf_iterations;
-    options.auto_lock_ms = 24LL * 60 * 60 * 1000;  // never during a run
-    store_ = client::Store::create(options, kPasscode, {Uuid::random_v4(), "bench-worker"});
-  }
-  client::Store& operator*() { return *store_; }
-  client::Store* operator->() { return store_.get(); }
-
- private:
-  platform::FileKeyWrapper wrapper_;  // the desktop default
-  std::unique_ptr<client::Store> store_;
-};
 
 // (a) One visit recorded through the domain API, one write group and one transaction each,
 // against one plain row per transaction.
 void measure_recording(const BenchOptions& options, const ScratchDir& scratch, Report& report) {
   VisitWorkload workload(kCases);
   PlainTable plain(scratch.file("plain-visits.db"));
-  BenchStore store(scratch, "visits", kCheapKdfIterations);
+  BenchStore store(scratch.path(), "visits", kCheapKdfIterations);
   store->apply_sync(workload.caseload_page());
   client::Casework casework(*store);
 
@@ -86,7 +63,7 @@ void measure_recording(const BenchOptions& options, const ScratchDir& scratch, R
 void measure_import(const BenchOptions& options, const ScratchDir& scratch, Report& report) {
   VisitWorkload workload(kCases);
   PlainTable plain(scratch.file("plain-import.db"));
-  BenchStore store(scratch, "import", kCheapKdfIterations);
+  BenchStore store(scratch.path(), "import", kCheapKdfIterations);
   store->apply_sync(workload.caseload_page());
 
   Stopwatch plain_watch, store_watch;
@@ -117,12 +94,12 @@ void measure_import(const BenchOptions& options, const ScratchDir& scratch, Repo
 void measure_unlock(const ScratchDir& scratch, Report& report) {
   progress(kMode, "creating a store with " + std::to_string(crypto::kPbkdf2DefaultIterations) +
                       " PBKDF2 iterations");
-  BenchStore store(scratch, "unlock", crypto::kPbkdf2DefaultIterations);
+  BenchStore store(scratch.path(), "unlock", crypto::kPbkdf2DefaultIterations);
   std::vector<double> seconds;
   for (int i = 0; i < kUnlocks; ++i) {
     store->lock();
     Stopwatch watch;
-    const client::UnlockResult result = watch.time([&] { return store->unlock(kPasscode); });
+    const client::UnlockResult result = watch.time([&] { return store->unlock(kBenchPasscode); });
     if (result.outcome != client::UnlockOutcome::kUnlocked) {
       throw Error(ErrorCode::kInternal, "the benchmark store did not unlock");
     }

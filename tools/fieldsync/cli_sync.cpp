@@ -89,6 +89,14 @@ void print_summary(const client::SyncReport& report) {
     std::printf("  re-stamped    %s (this device's clock was ahead of the server's)\n",
                 plural(report.restamped_changes, "change", "changes").c_str());
   }
+  if (report.groups_restored > 0) {
+    std::printf("  sent back     %s (the server was restored from a backup)\n",
+                plural(report.groups_restored, "group", "groups").c_str());
+  }
+  if (report.groups_renumbered > 0) {
+    std::printf("  renumbered    %s (this device was restored from an old backup; sent again)\n",
+                plural(report.groups_renumbered, "group", "groups").c_str());
+  }
   std::printf("  left to push  %s\n", plural(report.outbox_remaining, "change", "changes").c_str());
 }
 

@@ -152,14 +152,6 @@ class Phone {
   std::unique_ptr<client::Store> store_;
 };
 
-std::string server_binary() {
-  if (const char* from_env = std::getenv("FIELDSYNC_SERVER")) return from_env;
-  const auto beside =
-      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "fieldsync-server";
-  if (std::filesystem::exists(beside)) return beside.string();
-  return FIELDSYNC_SERVER_BINARY;
-}
-
 std::string text_of(client::Store& store, const RecordId& id, const std::string& field) {
   const auto record = store.record(id);
   const Value* value = record ? record->get(field) : nullptr;
@@ -242,7 +234,8 @@ bool sends_anything(platform::HttpTransport& transport, const std::string& serve
 
 int tell_story(const std::filesystem::path& dir, Narrator& n) {
   n.step("The council's sync server starts");
-  dev::ServerProcess server({server_binary(), (dir / "server").string()});
+  dev::ServerProcess server(
+      {dev::locate_server_binary(FIELDSYNC_SERVER_BINARY), (dir / "server").string()});
   n.say("  fieldsync-server on %s, data in %s", server.url().c_str(),
         (dir / "server").string().c_str());
   auto admin_transport = platform::make_curl_transport();

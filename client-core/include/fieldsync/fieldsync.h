@@ -470,7 +470,7 @@ void fieldsync_cancel_flag_free(fieldsync_cancel_flag *flag) FIELDSYNC_NOEXCEPT;
 typedef struct fieldsync_sync_settings {
   const char *server_url;           /* required: "https://sync.example.org" */
   fieldsync_client_info client;     /* sent as telemetry; members may be NULL */
-  int32_t max_changes_per_request;  /* changes pushed per round trip (whole groups); 2000 */
+  int32_t max_changes_per_request;  /* changes pushed per round trip (whole groups); 5000 */
   int32_t max_rounds;               /* round trips per call, a guard against a looping server; 100 */
   int64_t initial_retry_delay_ms;   /* backoff after a temporary failure starts here; 500 */
   int64_t max_retry_delay_ms;       /* and doubles up to this; 60000 */
@@ -510,12 +510,18 @@ typedef enum fieldsync_sync_outcome {
  *   {"outcome": "completed" | "deadline_reached" | "cancelled" | "round_limit_reached" |
  *               "failed" | "wiped" | "upgrade_required",
  *    "rounds", "requests", "changes_pushed", "groups_acked", "groups_rejected", "changes_pulled",
- *    "conflicts_queued", "restamped_changes", "outbox_remaining": numbers,
+ *    "conflicts_queued", "restamped_changes", "groups_restored", "groups_renumbered",
+ *    "outbox_remaining": numbers,
  *    "error": {"domain", "code", "message", "http_status", "server_error"}  (when there is one),
  *    "minimum_core_version": "..."  (with "upgrade_required")}
  * and NULL when the call could not start (a bad argument, see `error`).
  * Rejected write groups go to the rejection queue (fieldsync_rejections); conflicts to the
  * conflict queue, each announced by a "conflict_queued" event.
+ * Restores are handled inside the sync, with nothing for the shell to do: "groups_restored"
+ * counts groups of this device's own work sent back to a server restored from a backup (which
+ * asked for them); "groups_renumbered" counts groups the server refused because this store was
+ * restored from an old backup and reused its sequence numbers: they were numbered anew and sent
+ * again, their content unchanged. Keep the store out of device backups all the same (see above).
  */
 fieldsync_sync_outcome fieldsync_sync(fieldsync_store *store, fieldsync_transport *transport,
                                       const fieldsync_sync_settings *settings,

@@ -65,6 +65,11 @@ struct Change {
 struct WriteGroup {
   WriteGroupId id;
   std::vector<Change> changes;  // every change carries `id` as its write_group
+  // Sent again after the server was restored from a backup (a repush directive): changes this
+  // device made and the server acknowledged once, with their original versions, bases and
+  // sequence numbers; only those still current on the device, so possibly a subset of the
+  // original group. The server skips what its history already holds and merges the rest.
+  bool restored = false;
   friend bool operator==(const WriteGroup&, const WriteGroup&) = default;
 };
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "fieldsync/uuid.h"
@@ -154,6 +155,8 @@ SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::
 SecretBytes pbkdf2_sha256(std::string_view passcode, std::span<const std::uint8_t> salt,
                           std::uint32_t iterations, std::size_t out_len = kKeySize);
 Bytes sha256(std::span<const std::uint8_t> bytes);
+// Lower-case hex, two digits a byte (digests and token parts shown to people and logs).
+std::string to_hex(std::span<const std::uint8_t> bytes);
 // Public randomness (salts, ids, tokens that the caller stores hashed).
 Bytes random_bytes(std::size_t n);
 // Equal sizes and equal contents, in time that depends on the size only.

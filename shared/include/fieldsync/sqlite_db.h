@@ -44,6 +44,9 @@ class Database {
   // PRAGMA user_version: the format version of what the file holds.
   int user_version();
   void set_user_version(int version);
+  // Copies the whole database into `target`, replacing what it held, as of one moment (SQLite's
+  // online backup API): other connections may keep writing to this one meanwhile.
+  void copy_to(Database& target);
   sqlite3* handle() const { return db_; }
 
  private:

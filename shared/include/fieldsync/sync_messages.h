@@ -17,7 +17,9 @@ struct ProtocolVersion {
   std::uint16_t minor = 0;
   friend bool operator==(const ProtocolVersion&, const ProtocolVersion&) = default;
 };
-inline constexpr ProtocolVersion kProtocolVersion{1, 0};
+// 1.1 added restored write groups, the repush directive and a rejection's highest accepted
+// sequence number; 1.0 messages still decode (those members take their defaults).
+inline constexpr ProtocolVersion kProtocolVersion{1, 1};
 
 // What the device reports of its own health with every sync (for the admins' registry).
 struct Telemetry {
@@ -33,7 +35,8 @@ struct Telemetry {
 };
 
 // The server's position in its change sequence, opaque to the device. The epoch changes when a
-// server is restored from backup; a cursor from another epoch means "resync from scratch".
+// server is restored from backup; a cursor from another epoch means "resync from scratch, and
+// send back what you hold" (a repush directive).
 // `delivery` marks an answer that carried whole cases (backfill): a device that sends the cursor
 // back proves it applied that answer; 0 when the answer carried none.
 struct SyncCursor {
@@ -72,6 +75,9 @@ struct Rejection {
   std::string message;
   // The server's current winners for the fields the group touched, so the device can restore them.
   std::vector<Change> server_values;
+  // kDuplicateMismatch: the highest sequence number of this device the server has accepted, so a
+  // device restored from an old backup can number its work after it (0: not given).
+  std::uint64_t highest_accepted_seq = 0;
   friend bool operator==(const Rejection&, const Rejection&) = default;
 };
 
@@ -108,6 +114,7 @@ enum class DirectiveKind : std::uint8_t {
   kWipe = 2,             // the device is revoked: destroy the store
   kRetire = 3,           // final push accepted: wipe gently
   kUpgradeRequired = 4,  // core version below the server's minimum
+  kRepush = 5,           // the server was restored from a backup: send back what you hold
 };
 std::string_view to_string(DirectiveKind kind);
 std::optional<DirectiveKind> directive_kind_from_string(std::string_view name);

@@ -121,12 +121,23 @@ class HttpServer::Impl {
 
   ~Impl() { stop(); }
 
+  void run_periodically(std::chrono::milliseconds interval, std::function<void()> task) {
+    const std::lock_guard lock(lifecycle_mutex_);
+    if (started_) throw Error(ErrorCode::kInvalidArgument, "add periodic tasks before start()");
+    if (interval.count() <= 0 || !task) {
+      throw Error(ErrorCode::kInvalidArgument, "a periodic task needs a positive interval");
+    }
+    periodic_.push_back(std::make_unique<PeriodicTask>(
+        PeriodicTask{interval, std::move(task), asio::steady_timer(asio::make_strand(io_context_))}));
+  }
+
   void start() {
     const std::lock_guard lock(lifecycle_mutex_);
     if (started_) throw Error(ErrorCode::kInvalidArgument, "the server was already started");
     listen();
     started_ = true;
     work_guard_.emplace(io_context_.get_executor());
+    for (const auto& periodic : periodic_) schedule(*periodic);
     accept_next();
     for (unsigned i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run_worker(); });
     log_->info("http_listening", {{"address", options_.bind_address},
@@ -143,6 +154,10 @@ class HttpServer::Impl {
     stopped_ = true;
 
     asio::post(acceptor_.get_executor(), [this] { stop_accepting(); });
+    periodic_stopped_.store(true);
+    for (const auto& periodic : periodic_) {
+      asio::post(periodic->timer.get_executor(), [&timer = periodic->timer] { timer.cancel(); });
+    }
     for (const auto& connection : registry_.begin_stopping()) connection->on_server_stopping();
     if (!registry_.wait_until_empty(options_.drain_timeout)) {
       const auto stragglers = registry_.live();
@@ -172,6 +187,27 @@ class HttpServer::Impl {
                                       error.code().message());
     }
     port_.store(acceptor_.local_endpoint().port());
+  }
+
+  // A task's runs follow one another on its timer's strand; stop() cancels the wait there, after
+  // a run in progress has scheduled the next one, or sees periodic_stopped_ first.
+  struct PeriodicTask {
+    std::chrono::milliseconds interval;
+    std::function<void()> task;
+    asio::steady_timer timer;
+  };
+
+  void schedule(PeriodicTask& periodic) {
+    periodic.timer.expires_after(periodic.interval);
+    periodic.timer.async_wait([this, &periodic](error_code error) {
+      if (error || periodic_stopped_.load()) return;
+      try {
+        periodic.task();
+      } catch (const std::exception& failure) {
+        log_->error("periodic_task_failed", {{"cause", describe_for_log(failure)}});
+      }
+      if (!periodic_stopped_.load()) schedule(periodic);
+    });
   }
 
   // On the acceptor's strand from here on.
@@ -234,6 +270,8 @@ class HttpServer::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_;
+  std::vector<std::unique_ptr<PeriodicTask>> periodic_;  // fixed once started
+  std::atomic<bool> periodic_stopped_{false};
 };
 
 HttpServer::HttpServer(HttpServerOptions options, Handler handler)
@@ -243,6 +281,10 @@ HttpServer::~HttpServer() = default;
 
 void HttpServer::start() {
   impl_->start();
+}
+
+void HttpServer::run_periodically(std::chrono::milliseconds interval, std::function<void()> task) {
+  impl_->run_periodically(interval, std::move(task));
 }
 
 std::uint16_t HttpServer::port() const {

@@ -33,7 +33,10 @@ struct TlsFiles {
 struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";  // an IP address, v4 or v6, not a host name
   std::uint16_t port = 0;                  // 0: an ephemeral port; port() tells which
-  unsigned threads = 2;
+  // Handlers block on storage (a sync waits for its commit's fsync), so there are more threads
+  // than cores: while some wait for the disk, others decode and encode, and commits made
+  // meanwhile share the next fsync.
+  unsigned threads = 8;
   std::size_t max_body_bytes = 32 * 1024 * 1024;
   // From a request's first byte to its last (headers and body). Also bounds the TLS handshake
   // plus the first request of a connection, and the writing of each response.
@@ -63,6 +66,10 @@ class HttpServer {
   // Binds, listens and starts the worker threads; returns once connections are accepted.
   // Throws Error(kIo) when the address cannot be bound, Error(kInvalidArgument) when called twice.
   void start();
+
+  // Runs `task` on a worker thread every `interval`, from start() until stop() (which lets a run in
+  // progress finish). Call before start(). A task that throws is logged and runs again next time.
+  void run_periodically(std::chrono::milliseconds interval, std::function<void()> task);
 
   // The bound port once start() has returned (the chosen one when options.port was 0), else 0.
   std::uint16_t port() const;

@@ -44,6 +44,7 @@
 #include "fieldsync/client/store.h"
 #include "fieldsync/client/sync_engine.h"
 #include "fieldsync/clock_source.h"
+#include "fieldsync/content_coding.h"
 #include "fieldsync/dev/admin_client.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
@@ -135,7 +136,7 @@ class LedgerTransport final : public platform::HttpTransport {
     const bool is_sync = request.url.ends_with("/v1/sync");
     if (!is_sync) return inner_->send(request);
     const WireFormat format = has_json_type(request) ? WireFormat::kJson : WireFormat::kBinary;
-    const SyncRequest sent = decode_request(request.body, format);
+    const SyncRequest sent = decode_request(plain_body(request), format);
     for (const WriteGroup& group : sent.write_groups) ledger_.sent[group.id] = group;
     if (during_sync_) during_sync_(SyncPhase::kSending);
     platform::HttpResponse response;
@@ -152,7 +153,7 @@ class LedgerTransport final : public platform::HttpTransport {
     }
     if (response.status < 200 || response.status > 299) return response;
     if (during_sync_) during_sync_(SyncPhase::kAnswered);
-    const SyncResponse answer = decode_response(response.body, format);
+    const SyncResponse answer = decode_response(plain_body(response), format);
     const bool forced = forced_drops_ > 0;
     if (forced) --forced_drops_;
     if (forced ||
@@ -182,6 +183,19 @@ class LedgerTransport final : public platform::HttpTransport {
   }
 
  private:
+  // A body as it was encoded, inflated when it travelled in gzip.
+  static std::string plain_body(const platform::HttpRequest& request) {
+    for (const auto& [name, value] : request.headers) {
+      if (name == "Content-Encoding" && is_gzip_coding(value)) return gunzip(request.body, kMaxBody);
+    }
+    return request.body;
+  }
+  static std::string plain_body(const platform::HttpResponse& response) {
+    return is_gzip_coding(response.header("Content-Encoding")) ? gunzip(response.body, kMaxBody)
+                                                               : response.body;
+  }
+  static constexpr std::size_t kMaxBody = 64u << 20;
+
   static bool has_json_type(const platform::HttpRequest& request) {
     for (const auto& [name, value] : request.headers) {
       if (name == "Content-Type") return value.starts_with(kJsonContentType);

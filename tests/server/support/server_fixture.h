@@ -75,8 +75,9 @@ class ServerFixture {
   // the same clock, as several nodes behind a load balancer.
   std::unique_ptr<ServerApp> another_node();
 
-  // --- HTTP, in-process ---
+  // --- HTTP, in-process (counted in the metrics, as the HTTP server does) ---
   http::Response dispatch(http::Request request);
+  // `path` may carry a query string ("/v1/admin/devices?state=stale").
   http::Response call(const std::string& method, const std::string& path, std::string body = {},
                       const std::string& content_type = {}, const std::string& bearer = {},
                       const std::string& address = kDefaultAddress);
@@ -109,6 +110,8 @@ class ServerFixture {
   http::Response enrol_call(const std::string& code, const std::string& address = kDefaultAddress);
   void revoke(const TestDevice& device);
   void retire(const TestDevice& device);
+  // The device's entry in the registry, with its recent syncs (GET /v1/admin/devices/{id}).
+  nlohmann::json device_entry(const TestDevice& device);
 
   // --- Devices ---
   // A write group as the device's outbox makes it: stamped by the device after every stamp it
@@ -132,6 +135,19 @@ class ServerFixture {
   // Round trips until `more` is false; answers merged (changes, conflicts, resolutions,
   // directives of the last round).
   SyncResponse sync_all(TestDevice& device);
+
+  // --- Backups and restores ---
+  // A backup of the server's data: on SQLite as `fieldsync-server admin backup` makes it, in a new
+  // file of the fixture's directory; on PostgreSQL a copy of the database (the app is stopped
+  // while it is made). Returns the file or the copy's name.
+  std::string backup(const std::string& name);
+  // The server restored from `backup` in a new epoch (`fieldsync-server admin restore`; on
+  // PostgreSQL the copy put back, then `admin new-epoch`): the app is stopped, and started again
+  // on the restored data.
+  void restore(const std::string& backup);
+  // The app stops (its storage closes) and starts again on the same data directory.
+  void stop();
+  void start();
 
   // --- Reading the server's storage ---
   // Runs `read` in a transaction of its own, rolled back before it returns (a transaction holds

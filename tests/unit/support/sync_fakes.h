@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fieldsync/client/sync_engine.h"
+#include "fieldsync/content_coding.h"
 #include "fieldsync/platform/http_transport.h"
 #include "fieldsync/wire_codec.h"
 
@@ -62,8 +63,14 @@ inline std::string header_of(const platform::HttpRequest& http, const std::strin
   return {};
 }
 
-inline SyncRequest request_of(const platform::HttpRequest& http) {
-  return decode_request(http.body, WireFormat::kBinary);
+// The request's body as the engine encoded it, inflated when it was sent in gzip.
+inline std::string body_of(const platform::HttpRequest& http) {
+  return header_of(http, "Content-Encoding") == "gzip" ? gunzip(http.body, 64u << 20) : http.body;
+}
+
+inline SyncRequest request_of(const platform::HttpRequest& http,
+                              WireFormat format = WireFormat::kBinary) {
+  return decode_request(body_of(http), format);
 }
 
 // A server that accepts every group it is sent, at `server_time_ms`, and adds `extra` (changes

@@ -115,7 +115,7 @@ inline SyncRequest full_request() {
       WriteGroup{sample_id(5, 2), assorted_changes(sample_id(5, 2), "")});
   // A change that names another write group than its own: kept as it is, like all the rest.
   request.write_groups.back().changes.back().write_group = sample_id(5, 9);
-  request.write_groups.push_back(WriteGroup{sample_id(5, 3), {}});
+  request.write_groups.push_back(WriteGroup{sample_id(5, 3), {}, /*restored=*/true});
   request.directive_acks = {1, 2, std::uint64_t{1} << 60};
   request.telemetry = Telemetry{"2.4.1 (ios)",
                                 "0.1.0",
@@ -138,6 +138,8 @@ inline SyncResponse full_response() {
   rejection.server_values = assorted_changes(sample_id(5, 7), "worker-17");
   response.rejections.push_back(rejection);
   response.rejections.push_back(Rejection{sample_id(5, 4), RejectionCode::kClockSkew, "", {}});
+  response.rejections.push_back(Rejection{sample_id(5, 8), RejectionCode::kDuplicateMismatch,
+                                          "sequence numbers reused", {}, std::uint64_t{1} << 40});
   response.changes = visit_group(sample_id(5, 5), sample_id(6, 2), kVisitStamp, 7).changes;
   for (Change& change : response.changes) change.author = "worker-9";
   const auto more = assorted_changes(sample_id(5, 6), "manager-2");
@@ -165,6 +167,7 @@ inline SyncResponse full_response() {
       Directive{std::uint64_t{1} << 54, DirectiveKind::kWipe, CaseId(), "device revoked"},
       Directive{3, DirectiveKind::kRetire, CaseId(), ""},
       Directive{4, DirectiveKind::kUpgradeRequired, CaseId(), "0.2.0"},
+      Directive{5, DirectiveKind::kRepush, CaseId(), "the server was restored from a backup"},
   };
   return response;
 }

@@ -96,6 +96,14 @@ struct SyncApplied {
   // The server refused stamps as too far ahead of its time: the whole unacknowledged outbox was
   // re-stamped from the server's time, in the same transaction, and is to be sent again.
   std::size_t restamped_changes = 0;
+  // The server was restored from a backup (a repush directive): groups of this device's own
+  // changes it may have lost, queued to be sent again.
+  std::size_t restored_groups = 0;
+  // The server had accepted their sequence numbers with other content (this store was restored
+  // from an old backup): numbered after the server's highest and queued to be sent again. The
+  // server keeps the refusal in its rejected log; the worker's rejection queue does not get it,
+  // as nothing was lost.
+  std::size_t renumbered_groups = 0;
   std::vector<Directive> directives;  // for the caller to carry out (purge and wipe are done here)
   bool wiped = false;
 };

@@ -93,6 +93,11 @@ struct SyncReport {
   std::size_t changes_pulled = 0;
   std::size_t conflicts_queued = 0;
   std::size_t restamped_changes = 0;  // after a clock-skew refusal (then sent again)
+  // The server was restored from a backup: groups of this device's own changes sent back to it.
+  std::size_t groups_restored = 0;
+  // Refused because this store was restored from an old backup and reused sequence numbers the
+  // server had accepted with other content: numbered after them and sent again (nothing lost).
+  std::size_t groups_renumbered = 0;
   std::size_t outbox_remaining = 0;
 };
 
@@ -111,8 +116,14 @@ class SyncTimer {
 struct SyncSettings {
   std::string server_url;  // "https://host[:port]"; plain http only to a loopback address
   ClientInfo client;
-  WireFormat format = WireFormat::kBinary;      // kJson for debugging
-  std::size_t max_changes_per_request = 2'000;  // whole groups, at least one
+  WireFormat format = WireFormat::kBinary;  // kJson for debugging
+  // Whole groups, at least one group. 5,000 changes is about 600 visits of eight fields: at most
+  // one round trip per 500 records pushed, with room for longer visits.
+  std::size_t max_changes_per_request = 5'000;
+  // gzip on the wire both ways when it pays (docs/http-api.md, "Compression"): answers are asked
+  // for with Accept-Encoding; requests are sent compressed, and sent plain for the rest of the sync
+  // if the server refuses the coding with 415.
+  bool compress = true;
   // Round trips in one call: a guard against a server that keeps saying `more`.
   int max_rounds = 100;
   RetryPolicy retry;

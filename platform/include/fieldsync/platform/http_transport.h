@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,14 @@ class HttpTransport {
   virtual HttpResponse send(const HttpRequest& request) = 0;
 };
 
+// What a transport wrote to and read from its connections, headers included: for measuring
+// (fieldsync-bench counts bytes on the wire per record with it). Any thread may read it.
+struct TrafficCounters {
+  std::atomic<std::uint64_t> bytes_sent{0};      // request lines, headers and bodies
+  std::atomic<std::uint64_t> bytes_received{0};  // status lines, headers and bodies
+  std::atomic<std::uint64_t> exchanges{0};       // requests sent, failed ones included
+};
+
 struct CurlTransportOptions {
   std::string ca_file;  // PEM bundle to trust instead of the system's (a pinned CA)
   std::chrono::milliseconds connect_timeout{10'000};
@@ -60,6 +69,9 @@ struct CurlTransportOptions {
   // A longer answer is refused as a network failure before it fills memory (a hostile or broken
   // server); the decoders cap what they accept well below this.
   std::size_t max_response_bytes = 64u << 20;
+  // Not owned; null: nothing is counted. When set, every byte libcurl writes to the connection and
+  // reads from it is added (under https the TLS records, as they cross the socket).
+  TrafficCounters* traffic = nullptr;
 };
 
 // libcurl: keeps one connection alive between calls (reuse), verifies TLS peers and host names,

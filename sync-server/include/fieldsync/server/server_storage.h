@@ -69,6 +69,29 @@ struct CaseAllocation {
   std::string worker_id;
 };
 
+// What the server itself saw of a device's syncs, for the admins' device registry. Updated in
+// each sync's own transaction (device_registry.h says how); metadata only, never case content.
+struct DeviceActivity {
+  std::int64_t last_attempt_ms = 0;       // last sync request, whatever its answer
+  std::uint64_t pending_changes = 0;      // its outbox after its last sync, as far as it is known
+  std::int64_t oldest_pending_at_ms = 0;  // when the oldest of those was made (0: none)
+  std::int64_t clock_offset_ms = 0;       // its wall clock minus the server's, at its last sync
+  std::uint32_t failed_in_a_row = 0;      // syncs since its last one that went well
+  std::string last_error_code;            // of its last sync that failed or had a group rejected
+  std::string last_error_message;         // as answered to the device: never quotes data
+  std::int64_t last_error_ms = 0;
+  // Totals since enrolment.
+  std::uint64_t syncs = 0;
+  std::uint64_t failed_syncs = 0;    // failed, rejected a group, or required an upgrade
+  std::uint64_t changes_pushed = 0;  // accepted from the device
+  std::uint64_t changes_pulled = 0;  // sent to the device
+  std::uint64_t conflicts = 0;       // conflict-log entries its pushes created
+  std::uint64_t rejections = 0;      // its write groups the server rejected
+  std::uint64_t bytes_in = 0;        // request bodies
+  std::uint64_t bytes_out = 0;       // response bodies
+  friend bool operator==(const DeviceActivity&, const DeviceActivity&) = default;
+};
+
 struct Device {
   OriginId id;
   std::string user_id;
@@ -76,9 +99,68 @@ struct Device {
   Bytes token_hash;  // SHA-256 of the token's secret
   std::int64_t enrolled_at_ms = 0;
   std::int64_t last_seen_ms = 0;       // last authenticated request
-  std::int64_t last_sync_ms = 0;       // last sync that committed
+  std::int64_t last_sync_ms = 0;       // last sync that committed an exchange (push and pull)
   std::string status_reason;           // why it was revoked or retired
   Telemetry telemetry;                 // as last reported
+  DeviceActivity activity;
+};
+
+// Which devices an admin asks for. Empty members do not filter.
+struct DeviceFilter {
+  std::string user_id;   // exactly this user's devices
+  std::string team_id;   // devices of this team's users
+  std::string platform;  // reported platform starting with this, any case ("android")
+  std::string text;      // part of the device id (dashes ignored), or of its user's id or name,
+                         // any case
+};
+
+// How one sync round trip ended, for the registry and its history.
+enum class SyncOutcome : std::uint8_t {
+  kOk = 1,               // pushed and pulled, nothing rejected
+  kRejected = 2,         // pushed and pulled, at least one write group rejected
+  kFailed = 3,           // answered with an error status: nothing of it was committed
+  kUpgradeRequired = 4,  // refused until the app is upgraded
+  kRevoked = 5,          // a revoked device: only its wipe directive was sent
+};
+std::string_view to_string(SyncOutcome outcome);
+
+// One sync round trip of one device: the device's recent history, and the fleet's activity.
+struct SyncEvent {
+  OriginId device;
+  std::string user_id;
+  std::int64_t at_ms = 0;
+  SyncOutcome outcome = SyncOutcome::kOk;
+  std::int64_t duration_ms = 0;
+  std::uint64_t changes_pushed = 0;
+  std::uint64_t changes_pulled = 0;
+  std::uint64_t groups_rejected = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string error_code;     // empty when it went well
+  std::string error_message;  // as answered to the device: never quotes data
+  friend bool operator==(const SyncEvent&, const SyncEvent&) = default;
+};
+
+// The fleet's syncs in one interval of kActivityBucketMs, starting at `start_ms`.
+inline constexpr std::int64_t kActivityBucketMs = 5 * 60 * 1000;
+struct SyncActivity {
+  std::int64_t start_ms = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t failed_syncs = 0;  // kFailed and kUpgradeRequired
+  std::uint64_t rejections = 0;    // write groups rejected
+  std::uint64_t changes_pushed = 0;
+  std::uint64_t changes_pulled = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  friend bool operator==(const SyncActivity&, const SyncActivity&) = default;
+};
+
+// How much sync history is kept: a device's newest events, and the fleet's activity for a time.
+struct SyncHistoryLimits {
+  std::size_t events_per_device = 100;
+  std::int64_t activity_kept_ms = 8LL * 24 * 60 * 60 * 1000;
 };
 
 struct EnrolmentCode {
@@ -96,6 +178,15 @@ struct AdminToken {
   std::vector<std::string> roles;   // "monitor", "manage", "enrol"
   std::int64_t created_at_ms = 0;
   std::int64_t expires_at_ms = 0;   // 0: does not expire
+};
+
+// A dashboard login: a cookie's secret stands for the admin token it was opened with, until it
+// expires or the admin logs out. The server keeps only the secret's SHA-256.
+struct AdminSession {
+  Bytes secret_hash;
+  std::string token_id;
+  std::int64_t created_at_ms = 0;
+  std::int64_t expires_at_ms = 0;
 };
 
 // Where an existing record lives; a device may never claim otherwise.
@@ -119,6 +210,34 @@ struct RejectedGroup {
   Rejection rejection;
   Bytes content_hash;
   std::int64_t rejected_at_ms = 0;
+  // For the admins: whose group it was, what it held, and the record and field the refusal is
+  // about (nil and empty when it is about the whole group).
+  std::string user_id;
+  std::uint64_t change_count = 0;
+  RecordId record_id;
+  std::string field;
+};
+
+// What admins see of a rejected group: never its values, nor the server's.
+struct RejectionMetadata {
+  OriginId device;
+  std::string user_id;
+  WriteGroupId write_group;
+  RejectionCode code = RejectionCode::kValidation;
+  std::string message;  // built from schema names, ids and numbers: never quotes data
+  RecordId record_id;   // nil when the refusal is about the whole group
+  std::string field;
+  std::uint64_t change_count = 0;
+  std::int64_t rejected_at_ms = 0;
+};
+
+struct RejectionFilter {
+  std::optional<OriginId> device;
+  std::string user_id;
+  std::optional<RejectionCode> code;
+  std::int64_t since_ms = 0;  // rejected at or after
+  std::size_t limit = 50;
+  std::size_t offset = 0;
 };
 
 // The server's view of which cases a device holds.
@@ -159,11 +278,86 @@ struct AuthFailures {
   std::int64_t oldest_ms = 0;  // when the oldest of them happened (0: none)
 };
 
+// What admins see of a conflict-log entry: who and when, never the values.
+struct ConflictMetadata {
+  RecordId record_id;
+  std::string collection;
+  std::string field;
+  CaseId case_id;
+  Version lost;  // the overwritten change: its device is lost.origin
+  std::string lost_author;
+  std::int64_t lost_received_ms = 0;
+  std::optional<Version> winner;  // the field's current winner
+  std::string winner_author;
+  std::optional<Version> resolved_by;
+  std::int64_t updated_ms = 0;  // when the entry was last touched (made, re-won or resolved)
+  std::uint64_t seq = 0;
+};
+
+enum class ConflictState : std::uint8_t { kAny, kOpen, kResolved };
+struct ConflictFilter {
+  ConflictState state = ConflictState::kAny;
+  std::optional<OriginId> device;  // the lost or the winning side's device
+  std::string user_id;             // the lost or the winning side's author
+  std::size_t limit = 50;
+  std::size_t offset = 0;
+};
+
+// One page of a longer list, and how long the whole list is.
+template <class Item>
+struct Page {
+  std::vector<Item> items;
+  std::uint64_t total = 0;
+};
+
 // A field's place in the sequence, for paging.
 struct FieldKey {
   RecordId record_id;
   std::string field;
   friend auto operator<=>(const FieldKey&, const FieldKey&) = default;
+};
+
+// --- The audit log ---
+// One row of the append-only audit log: who did what, to which device, user and cases, from
+// where. Metadata only: ids, counts, reasons an admin typed; never a field value.
+struct AuditEntry {
+  std::int64_t at_ms = 0;
+  std::string node;         // the server node that wrote it
+  std::string actor;        // "admin:<token id>", "device:<device id>", "console", "anonymous"
+  std::string actor_name;   // the same for a person: the admin token's name, the device's user
+  std::string action;       // "team.created", "sync", "auth.failed", ... (docs/http-api.md)
+  std::string address;      // the caller's IP address; empty for the console
+  std::optional<OriginId> device;
+  std::string user_id;
+  std::vector<CaseId> case_ids;  // stored sorted, without repeats
+  std::string detail;            // a JSON object: counts, ids, reasons
+};
+
+// A row as stored: its place in the chain, the hash it chained from and its own hash
+// (audit_chain.h says how the hash is made).
+struct AuditRecord {
+  std::uint64_t seq = 0;  // 1, 2, 3, ... with no gaps
+  AuditEntry entry;
+  Bytes previous_hash;
+  Bytes hash;
+};
+
+// Which rows to list: every member set narrows; newest first, paged by seq.
+struct AuditQuery {
+  std::string actor;
+  std::string action;
+  std::optional<OriginId> device;
+  std::optional<CaseId> case_id;
+  std::optional<std::int64_t> from_ms;  // at_ms >= from_ms
+  std::optional<std::int64_t> to_ms;    // at_ms < to_ms
+  std::uint64_t before_seq = 0;         // 0: from the newest; else only seq < before_seq
+  std::size_t limit = 100;
+};
+
+// The chain's last row as recorded when it was written (seq 0: the log is empty).
+struct AuditHead {
+  std::uint64_t seq = 0;
+  Bytes hash;
 };
 
 class StorageTransaction {
@@ -175,6 +369,10 @@ class StorageTransaction {
   // The epoch (changes when a server is restored from backup) and this server's origin id.
   virtual Uuid epoch() = 0;
   virtual OriginId server_origin() = 0;
+  // After a restore from a backup: a new epoch, so every device resyncs and sends back what it
+  // holds (DESIGN.md section 4), and a new origin, so that no stamp the server makes from now on
+  // can equal one it made in the timeline the restore undid (devices may still hold those).
+  virtual void start_new_epoch() = 0;
   // The position up to which this transaction may serve pulls: every change numbered at or below
   // it is visible to this transaction, and no other can appear later (0: none). On SQLite the
   // highest number given so far; on PostgreSQL it stops below any writer still running.
@@ -199,7 +397,8 @@ class StorageTransaction {
   // --- Devices, enrolment, admin tokens ---
   virtual void put_device(const Device& device) = 0;  // insert or replace
   virtual std::optional<Device> device(const OriginId& id) = 0;
-  virtual std::vector<Device> devices() = 0;
+  // Devices matching `filter`, in id order.
+  virtual std::vector<Device> devices(const DeviceFilter& filter) = 0;
   virtual void put_enrolment_code(const EnrolmentCode& code) = 0;
   virtual std::optional<EnrolmentCode> enrolment_code(const std::string& id) = 0;
   // Marks the code used by `device`; false if it was already used (single use, across nodes).
@@ -207,6 +406,10 @@ class StorageTransaction {
                                   std::int64_t now_ms) = 0;
   virtual void put_admin_token(const AdminToken& token) = 0;
   virtual std::optional<AdminToken> admin_token(const std::string& id) = 0;
+  virtual void put_admin_session(const AdminSession& session) = 0;
+  virtual std::optional<AdminSession> admin_session(const Bytes& secret_hash) = 0;
+  virtual void delete_admin_session(const Bytes& secret_hash) = 0;
+  virtual void delete_admin_sessions_expired_by(std::int64_t now_ms) = 0;
 
   // --- What a device holds ---
   virtual std::vector<DeviceCase> device_cases(const OriginId& device) = 0;
@@ -255,9 +458,28 @@ class StorageTransaction {
   virtual std::vector<Receipt> receipts_overlapping(const OriginId& device, std::uint64_t first,
                                                     std::uint64_t last) = 0;
   virtual void put_receipt(const OriginId& device, const Receipt& receipt) = 0;
+  // The highest sequence number of `device` in any receipt (0: none).
+  virtual std::uint64_t highest_accepted_seq(const OriginId& device) = 0;
   virtual std::optional<RejectedGroup> rejected_group(const OriginId& device,
                                                       const WriteGroupId& group) = 0;
   virtual void put_rejected_group(const RejectedGroup& rejected) = 0;  // insert or replace
+  // Rejected groups matching `filter`, newest first: one page and the total.
+  virtual Page<RejectionMetadata> rejections(const RejectionFilter& filter) = 0;
+
+  // --- The device registry's history (the device itself is saved with put_device) ---
+  // Appends one sync to its device's history and adds it to the fleet's activity; drops what
+  // `limits` no longer keeps (the device's oldest events, activity older than the event by more
+  // than activity_kept_ms).
+  virtual void add_sync_event(const SyncEvent& event, const SyncHistoryLimits& limits) = 0;
+  // A device's newest events, newest first, at most `limit`.
+  virtual std::vector<SyncEvent> sync_events(const OriginId& device, std::size_t limit) = 0;
+  // The fleet's activity in buckets starting at or after `from_ms`, oldest first; buckets
+  // without a sync are left out.
+  virtual std::vector<SyncActivity> sync_activity(std::int64_t from_ms) = 0;
+
+  // --- Conflicts for the admins ---
+  // Conflict-log entries matching `filter`, most recently touched first: one page and the total.
+  virtual Page<ConflictMetadata> conflict_log(const ConflictFilter& filter) = 0;
 
   // --- Directives ---
   // Adds a directive and returns its id.
@@ -277,6 +499,25 @@ class StorageTransaction {
   virtual AuthFailures auth_failures(const std::string& key, std::int64_t since_ms) = 0;
   // Forgets every failed attempt made at or before `before_ms`, under every key.
   virtual void forget_auth_failures(std::int64_t before_ms) = 0;
+
+  // --- The audit log (append-only, hash-chained) ---
+  // Appends `entry` as the chain's next row, hashed from the previous row's hash (audit_chain.h),
+  // and records the new head. The previous row is read inside this transaction under a lock that
+  // every writer of the chain holds until it commits (SQLite: the one writer; PostgreSQL: SELECT
+  // ... FOR UPDATE on the head row), so the chain stays linear with many writers and nodes.
+  virtual AuditRecord append_audit(const AuditEntry& entry) = 0;
+  // Rows matching `query`, newest first, at most query.limit.
+  virtual std::vector<AuditRecord> audit_entries(const AuditQuery& query) = 0;
+  // Rows with after < seq in chain order, at most `limit` (to verify the chain in batches).
+  virtual std::vector<AuditRecord> audit_range(std::uint64_t after, std::size_t limit) = 0;
+  virtual AuditHead audit_head() = 0;
+
+  // --- Metrics ---
+  // A server node's saved counters by name, so that they survive its restart.
+  virtual std::map<std::string, std::uint64_t> node_counters(const std::string& node) = 0;
+  // Replaces the node's saved counters.
+  virtual void put_node_counters(const std::string& node,
+                                 const std::map<std::string, std::uint64_t>& counters) = 0;
 };
 
 class ServerStorage {
@@ -286,8 +527,8 @@ class ServerStorage {
   // side by side, any statement or the commit may throw TransactionRaceError: prefer
   // run_transaction(), which runs the work again.
   virtual std::unique_ptr<StorageTransaction> begin() = 0;
-  // Bytes the storage occupies (for the admins' overview). PostgreSQL asks the server on a
-  // connection of the pool: call it while this thread holds no transaction.
+  // Bytes the storage occupies (for the admins' overview); may be called while the thread holds
+  // a transaction.
   virtual std::uint64_t size_bytes() = 0;
 };
 
@@ -305,26 +546,16 @@ inline constexpr int kTransactionAttempts = 10;
 // Waits a little, longer after each lost race, so that racing transactions fall out of step.
 void pause_before_retry(int attempt);
 
-// Runs `body(tx)` in a new transaction and commits it; returns what `body` returned. When the
-// backend reports a lost race (from any statement or from the commit), the whole of `body` runs
-// again in a fresh transaction, up to kTransactionAttempts times. So `body` must keep its effects
-// inside the transaction, or make them safe to repeat: it must not answer, log or count in memory
-// anything that a rolled-back attempt did.
-template <class Body>
-auto run_transaction(ServerStorage& storage, Body&& body)
-    -> std::invoke_result_t<Body&, StorageTransaction&> {
+// Runs `work()`, and runs it again while it throws TransactionRaceError, up to
+// kTransactionAttempts times in all. `work` begins and commits its own transactions (it may
+// hand one over to code that rolls it back and records a refusal in another); it must keep its
+// effects inside them, or make them safe to repeat: it must not answer, log or count in memory
+// anything that an attempt which lost a race did. Prefer run_transaction for one transaction.
+template <class Work>
+auto retry_lost_races(Work&& work) -> std::invoke_result_t<Work&> {
   for (int attempt = 1;; ++attempt) {
     try {
-      std::unique_ptr<StorageTransaction> tx = storage.begin();
-      if constexpr (std::is_void_v<std::invoke_result_t<Body&, StorageTransaction&>>) {
-        body(*tx);
-        tx->commit();
-        return;
-      } else {
-        auto result = body(*tx);
-        tx->commit();
-        return result;
-      }
+      return work();
     } catch (const TransactionRaceError&) {
       if (attempt >= kTransactionAttempts) throw;
     }
@@ -332,9 +563,46 @@ auto run_transaction(ServerStorage& storage, Body&& body)
   }
 }
 
-// The embedded default: one SQLite database (WAL, synchronous=FULL) in `data_dir`, created with
+// Runs `body(tx)` in a new transaction and commits it; returns what `body` returned. When the
+// backend reports a lost race (from any statement or from the commit), the whole of `body` runs
+// again in a fresh transaction (retry_lost_races), so the same rules hold for `body`.
+template <class Body>
+auto run_transaction(ServerStorage& storage, Body&& body)
+    -> std::invoke_result_t<Body&, StorageTransaction&> {
+  return retry_lost_races([&]() -> std::invoke_result_t<Body&, StorageTransaction&> {
+    std::unique_ptr<StorageTransaction> tx = storage.begin();
+    if constexpr (std::is_void_v<std::invoke_result_t<Body&, StorageTransaction&>>) {
+      body(*tx);
+      tx->commit();
+    } else {
+      auto result = body(*tx);
+      tx->commit();
+      return result;
+    }
+  });
+}
+
+// The embedded default: one SQLite database (WAL, each commit synced) in `data_dir`, created with
 // its schema on first use. Opens `data_dir`/fieldsync-server.db; creates `data_dir` if needed.
+// While open it holds a shared lock on `data_dir`/fieldsync-server.lock, so that a restore never
+// replaces the database under it; Error(kConflict) while a restore holds that lock.
 std::unique_ptr<ServerStorage> open_sqlite_storage(const std::string& data_dir);
+
+// A consistent copy of the database in `data_dir`, made with SQLite's online backup API, so a
+// server may keep serving meanwhile. Throws Error(kInvalidArgument) if `backup_file` exists or
+// `data_dir` holds no server database.
+void backup_sqlite_storage(const std::string& data_dir, const std::string& backup_file);
+
+// Replaces the database in `data_dir` with a copy of `backup_file` and starts a new epoch in it
+// (StorageTransaction::start_new_epoch). The database it replaces, if any, is kept beside it as
+// fieldsync-server.db.replaced-<UTC time>; returns that path (empty if there was none). Throws
+// Error(kConflict) while the storage is open anywhere (a running server), Error(kInvalidArgument)
+// if `backup_file` is not a server database.
+std::string restore_sqlite_storage(const std::string& backup_file, const std::string& data_dir);
+
+// Starts a new epoch in the database of `data_dir`, for a restore made by other means (a
+// file-system snapshot put back). Error(kConflict) while the storage is open anywhere.
+void start_new_sqlite_epoch(const std::string& data_dir);
 
 // Several server nodes on one PostgreSQL database: `connection` is a libpq connection string
 // (a postgres:// URI, or key=value pairs), passed to libpq as it is, so TLS settings such as

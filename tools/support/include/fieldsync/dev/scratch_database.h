@@ -17,6 +17,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fieldsync::dev {
 
@@ -42,6 +43,9 @@ class ScratchDatabase {
   }
   ~ScratchDatabase() {
     try {
+      for (const std::string& copy : copies_) {
+        run_on_server("DROP DATABASE IF EXISTS " + copy + " WITH (FORCE)");
+      }
       run_on_server("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
     } catch (...) {
       // Destructors must not throw; the whole throwaway server goes away anyway.
@@ -53,6 +57,20 @@ class ScratchDatabase {
   // A libpq connection string for the database (key=value pairs).
   const std::string& connection() const { return connection_; }
   const std::string& name() const { return name_; }
+
+  // A copy of the database as it is now (a backup), dropped with this object; returns its name.
+  // No one may be connected to the database meanwhile (PostgreSQL copies through a template).
+  std::string copy(const std::string& suffix) {
+    const std::string copy_name = name_ + "_" + suffix;
+    run_on_server("CREATE DATABASE " + copy_name + " TEMPLATE " + name_);
+    copies_.push_back(copy_name);
+    return copy_name;
+  }
+  // Replaces the database with a copy made by copy() (a restore); the copy stays.
+  void replace_with(const std::string& copy_name) {
+    run_on_server("DROP DATABASE " + name_ + " WITH (FORCE)");
+    run_on_server("CREATE DATABASE " + name_ + " TEMPLATE " + copy_name);
+  }
 
  private:
   using Conn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
@@ -116,6 +134,7 @@ class ScratchDatabase {
   std::string server_;
   std::string name_;
   std::string connection_;
+  std::vector<std::string> copies_;
 };
 
 }  // namespace fieldsync::dev

@@ -1,7 +1,8 @@
 // A real fieldsync-server process on 127.0.0.1 for the demo, the integration tests and the
 // benchmarks: started with a data directory and a free port (read back from --port-file), an
-// admin token made with `fieldsync-server admin create-token`, stopped with SIGTERM (clean) or
-// SIGKILL (a crash), and restarted on the same data and port. Development support only.
+// admin token made with `fieldsync-server admin create-token` (and any other admin command, such
+// as backup and restore), stopped with SIGTERM (clean) or SIGKILL (a crash), and restarted on the
+// same data and port. Development support only.
 //
 // One thread at a time per object. The child's standard error goes to `log_file` (JSON lines).
 #pragma once
@@ -13,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -29,6 +31,16 @@ struct ServerProcessOptions {
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
   std::chrono::milliseconds start_timeout{20'000};
 };
+
+// Where fieldsync-server is: $FIELDSYNC_SERVER when set, else beside the running program (an
+// installed layout), else `built_at` (the build's own path, compiled into the caller).
+inline std::string locate_server_binary(const std::string& built_at) {
+  if (const char* from_env = std::getenv("FIELDSYNC_SERVER")) return from_env;
+  const auto beside =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "fieldsync-server";
+  if (std::filesystem::exists(beside)) return beside.string();
+  return built_at;
+}
 
 class ServerProcess {
  public:
@@ -65,18 +77,26 @@ class ServerProcess {
     start();
   }
 
+  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (the command
+  // and its options quoted by the caller); returns its standard output. Throws if it fails.
+  std::string run_admin(const std::string& command) const {
+    const std::string line =
+        "'" + options_.binary + "' admin " + command + " --data '" + options_.data_dir + "'";
+    FILE* pipe = ::popen(line.c_str(), "r");
+    if (!pipe) throw std::runtime_error("cannot run " + options_.binary);
+    std::string output;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+    if (::pclose(pipe) != 0) throw std::runtime_error("fieldsync-server admin " + command + " failed");
+    return output;
+  }
+
   // A new admin token with every role, made by the server binary on the same data directory.
   std::string create_admin_token(const std::string& name = "admin",
                                  const std::string& roles = "monitor,manage,enrol") const {
-    const std::string command = "'" + options_.binary + "' admin create-token --data '" +
-                                options_.data_dir + "' --name '" + name + "' --roles " + roles;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) throw std::runtime_error("cannot run " + options_.binary);
-    std::string token;
-    char buffer[256];
-    while (std::fgets(buffer, sizeof buffer, pipe)) token += buffer;
-    if (::pclose(pipe) != 0 || token.empty()) throw std::runtime_error("admin create-token failed");
+    std::string token = run_admin("create-token --name '" + name + "' --roles " + roles);
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    if (token.empty()) throw std::runtime_error("admin create-token printed no token");
     return token;
   }
 
