@@ -3,6 +3,7 @@
 #include "admin_routes.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
@@ -40,6 +41,11 @@ std::string text_member(const json& body, const char* name, bool required) {
   if (!found->is_string())
     throw Error(ErrorCode::kInvalidArgument, std::string("\"") + name + "\" must be a string");
   const auto& text = found->get_ref<const std::string&>();
+  // Names are text: a storage backend may hold them as such (PostgreSQL's text has no NUL).
+  if (text.find('\0') != std::string::npos) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("\"") + name + "\" must not contain NUL characters");
+  }
   if (text.size() > kMaxBytes) {
     throw Error(ErrorCode::kTooLarge, std::string("\"") + name + "\" is longer than " +
                                           std::to_string(kMaxBytes) + " bytes");
@@ -103,16 +109,20 @@ void add_admin_route_table(http::Router& router, ServerContext& context,
   for (const AdminRoute& route : routes) {
     router.add({route.method, route.pattern, route.name,
                 [&context, &route](const http::Request& request, const http::PathParams& params) {
-                  auto tx = context.storage.begin();
-                  const AdminIdentity admin =
-                      authorize_admin(context, tx, request, route.roles, route.name);
-                  const json body = body_of(request);
-                  const json answer = route.handler({context, *tx, admin, request, params, body});
-                  if (!is_read(request)) {
-                    context.audit.admin_route(*tx, admin, request.remote_address, route.name,
-                                              answer);
-                  }
-                  tx->commit();
+                  // One transaction, run again after a lost race (server_storage.h).
+                  auto [admin, answer] = retry_lost_races([&] {
+                    auto tx = context.storage.begin();
+                    AdminIdentity caller =
+                        authorize_admin(context, tx, request, route.roles, route.name);
+                    const json body = body_of(request);
+                    json result = route.handler({context, *tx, caller, request, params, body});
+                    if (!is_read(request)) {
+                      context.audit.admin_route(*tx, caller, request.remote_address, route.name,
+                                                result);
+                    }
+                    tx->commit();
+                    return std::pair(std::move(caller), std::move(result));
+                  });
                   context.log.write(
                       is_read(request) ? http::LogLevel::kDebug : http::LogLevel::kInfo,
                       "admin_action",

@@ -45,8 +45,8 @@ struct AdminRoute {
   nlohmann::json (*handler)(const AdminCall& call);
 };
 
-// A text member of a JSON body, at most 200 bytes; Error(kInvalidArgument) naming it when it is
-// required and missing or empty, or not a string.
+// A text member of a JSON body, at most 200 bytes, without NUL; Error(kInvalidArgument) naming it
+// when it is required and missing or empty, or not a string.
 std::string text_member(const nlohmann::json& body, const char* name, bool required);
 
 // Adds `routes`: each answers 200 with its handler's JSON, committed, or an error (401 without a

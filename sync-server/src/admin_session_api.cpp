@@ -34,14 +34,17 @@ Response log_in(ServerContext& context, const Request& request) {
   if (!body.is_object())
     throw Error(ErrorCode::kInvalidArgument, "the login must be a JSON object");
   const std::string token = text_member(body, "token", true);
-  auto tx = context.storage.begin();
-  const OpenedAdminSession session =
-      authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
-        return context.credentials.open_admin_session(open, token, request.remote_address);
-      });
-  context.audit.admin_route(*tx, session.admin, request.remote_address, "admin.session.open",
-                            login_json(session.admin));
-  tx->commit();
+  const OpenedAdminSession session = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    OpenedAdminSession opened =
+        authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
+          return context.credentials.open_admin_session(open, token, request.remote_address);
+        });
+    context.audit.admin_route(*tx, opened.admin, request.remote_address, "admin.session.open",
+                              login_json(opened.admin));
+    tx->commit();
+    return opened;
+  });
   context.log.info("admin_login", {{"admin", session.admin.token.name}});
   json answer = login_json(session.admin);
   answer["csrf_token"] = Credentials::csrf_token_for(session.secret);
@@ -54,10 +57,12 @@ Response log_in(ServerContext& context, const Request& request) {
 }
 
 Response who_is_logged_in(ServerContext& context, const Request& request) {
-  auto tx = context.storage.begin();
-  const AdminIdentity admin = authenticated(
-      context, tx, request, "admin",
-      [&](StorageTransaction& open) { return authenticate_admin_request(context, open, request); });
+  const AdminIdentity admin = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    return authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
+      return authenticate_admin_request(context, open, request);
+    });
+  });
   json answer = login_json(admin);
   if (admin.by_session)
     answer["csrf_token"] = Credentials::csrf_token_for(session_cookie_of(request).value_or(""));
@@ -68,15 +73,18 @@ Response log_out(ServerContext& context, const Request& request) {
   if (!session_cookie_of(request)) {
     throw Error(ErrorCode::kUnauthorized, "there is no dashboard session to log out of");
   }
-  auto tx = context.storage.begin();
-  const AdminIdentity admin =
-      authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
-        return authenticate_admin_session_request(context, open, request);
-      });
-  context.credentials.close_admin_session(*tx, *session_cookie_of(request));
-  context.audit.admin_route(*tx, admin, request.remote_address, "admin.session.close",
-                            {{"logged_out", true}});
-  tx->commit();
+  const AdminIdentity admin = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    AdminIdentity closing =
+        authenticated(context, tx, request, "admin", [&](StorageTransaction& open) {
+          return authenticate_admin_session_request(context, open, request);
+        });
+    context.credentials.close_admin_session(*tx, *session_cookie_of(request));
+    context.audit.admin_route(*tx, closing, request.remote_address, "admin.session.close",
+                              {{"logged_out", true}});
+    tx->commit();
+    return closing;
+  });
   context.log.info("admin_logout", {{"admin", admin.token.name}});
   Response response = session_answer({{"logged_out", true}});
   response.headers.emplace_back("Set-Cookie",

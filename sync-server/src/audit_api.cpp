@@ -85,10 +85,13 @@ json entry_json(const AuditRecord& record) {
 }
 
 Response list_entries(ServerContext& context, const Request& request) {
-  auto tx = context.storage.begin();
-  authorize_admin(context, tx, request, kRole, "admin.audit.list");
-  const AuditQuery query = query_of(request);
-  const std::vector<AuditRecord> records = tx->audit_entries(query);
+  const AuditQuery query = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    authorize_admin(context, tx, request, kRole, "admin.audit.list");
+    return query_of(request);
+  });
+  const std::vector<AuditRecord> records = run_transaction(
+      context.storage, [&](StorageTransaction& tx) { return tx.audit_entries(query); });
   json entries = json::array();
   for (const AuditRecord& record : records) entries.push_back(entry_json(record));
   const bool full_page = records.size() == query.limit;
@@ -98,10 +101,10 @@ Response list_entries(ServerContext& context, const Request& request) {
 }
 
 Response verify(ServerContext& context, const Request& request) {
-  {
+  retry_lost_races([&] {
     auto tx = context.storage.begin();
     authorize_admin(context, tx, request, kRole, "admin.audit.verify");
-  }
+  });
   const AuditVerification result = verify_audit_chain(context.storage);
   if (!result.intact) {
     context.log.error("audit_chain_broken",

@@ -1,6 +1,8 @@
 // The audit log's hash chain: canonical bytes, hashes and the verifying walk. See audit_chain.h.
 #include "audit_chain.h"
 
+#include <utility>
+
 #include <algorithm>
 #include <string_view>
 
@@ -126,16 +128,18 @@ Bytes audit_row_hash(const Bytes& previous_hash, std::uint64_t seq, const AuditE
 AuditVerification verify_audit_chain(ServerStorage& storage, std::size_t batch_rows) {
   ChainWalk walk;
   while (true) {
-    auto tx = storage.begin();
-    const std::vector<AuditRecord> rows = tx->audit_range(walk.last_seq(), batch_rows);
+    // Each batch and the head as one transaction saw them (run again after a lost race).
+    const auto [rows, head] = run_transaction(storage, [&](StorageTransaction& tx) {
+      return std::pair(tx.audit_range(walk.last_seq(), batch_rows), tx.audit_head());
+    });
     if (rows.empty()) {
-      walk.finish(tx->audit_head());
+      walk.finish(head);
       return std::move(walk).result();
     }
     for (const AuditRecord& row : rows) {
       if (!walk.check(row)) {
         AuditVerification result = std::move(walk).result();
-        result.head = tx->audit_head();
+        result.head = head;
         return result;
       }
     }

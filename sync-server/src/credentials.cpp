@@ -90,6 +90,10 @@ std::optional<Credentials::Bearer> Credentials::parse_token(std::string_view tok
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == token.size() || token.size() > 256) {
     return std::nullopt;
   }
+  // Tokens are visible ASCII; anything else is no token (and is never stored as an account name).
+  if (std::any_of(token.begin(), token.end(), [](char c) { return c < '!' || c > '~'; })) {
+    return std::nullopt;
+  }
   return Bearer{std::string(token.substr(0, dot)), std::string(token.substr(dot + 1))};
 }
 
@@ -103,21 +107,14 @@ std::string Credentials::claimed_account(std::string_view authorization) {
   return bearer->id;
 }
 
-void Credentials::check_not_limited(const std::string& address, const std::string& account) {
+void Credentials::check_not_limited(StorageTransaction& tx, const std::string& address,
+                                    const std::string& account) const {
   const std::int64_t now = clock_.wall_ms();
-  std::lock_guard lock(failures_mutex_);
   std::int64_t wait_ms = 0;
-  for (const std::string& key : {"address:" + address, "account:" + account}) {
-    auto found = failures_.find(key);
-    if (found == failures_.end()) continue;
-    std::deque<std::int64_t>& times = found->second;
-    while (!times.empty() && times.front() <= now - options_.failure_window_ms) times.pop_front();
-    if (times.empty()) {
-      failures_.erase(found);
-      continue;
-    }
-    if (static_cast<int>(times.size()) >= options_.max_failures) {
-      wait_ms = std::max(wait_ms, times.front() + options_.failure_window_ms - now);
+  for (const std::string& key : failure_keys(address, account)) {
+    const AuthFailures failures = tx.auth_failures(key, now - options_.failure_window_ms);
+    if (failures.count >= static_cast<std::uint64_t>(options_.max_failures)) {
+      wait_ms = std::max(wait_ms, failures.oldest_ms + options_.failure_window_ms - now);
     }
   }
   if (wait_ms > 0) {
@@ -126,36 +123,36 @@ void Credentials::check_not_limited(const std::string& address, const std::strin
   }
 }
 
-void Credentials::fail(const std::string& address, const std::string& account,
-                       const std::string& message) {
-  const std::int64_t now = clock_.wall_ms();
-  {
-    std::lock_guard lock(failures_mutex_);
-    if (failures_.size() >= kSweepAt) forget_old_failures(now);
-    failures_["address:" + address].push_back(now);
-    if (!account.empty()) failures_["account:" + account].push_back(now);
-  }
-  throw Error(ErrorCode::kUnauthorized, message);
+void Credentials::fail(const std::string& account, const std::string& message) {
+  throw CredentialRefused(account, message);
 }
 
-void Credentials::forget_old_failures(std::int64_t now) {
-  std::erase_if(failures_, [&](const auto& entry) {
-    return entry.second.empty() || entry.second.back() <= now - options_.failure_window_ms;
-  });
+void Credentials::count_refusal(StorageTransaction& tx, const std::string& address,
+                                const std::string& account) {
+  const std::int64_t now = clock_.wall_ms();
+  if (++failures_counted_ % kSweepAt == 0) tx.forget_auth_failures(now - options_.failure_window_ms);
+  for (const std::string& key : failure_keys(address, account)) tx.add_auth_failure(key, now);
+}
+
+std::vector<std::string> Credentials::failure_keys(const std::string& address,
+                                                   const std::string& account) {
+  std::vector<std::string> keys{"address:" + address};
+  if (!account.empty()) keys.push_back("account:" + account);
+  return keys;
 }
 
 SyncIdentity Credentials::authenticate_device(StorageTransaction& tx, std::string_view authorization,
                                               const std::string& address) {
   const auto bearer = parse_bearer(authorization);
-  check_not_limited(address, bearer ? bearer->id : "");
-  if (!bearer) fail(address, "", "a device token is required: Authorization: Bearer <token>");
+  check_not_limited(tx, address, bearer ? bearer->id : "");
+  if (!bearer) fail("", "a device token is required: Authorization: Bearer <token>");
   const auto device_id = device_id_from_hex(bearer->id);
   auto device = device_id ? tx.device(*device_id) : std::nullopt;
   if (!device || !secret_matches(bearer->secret, device->token_hash)) {
-    fail(address, bearer->id, "the device token is not valid");
+    fail(bearer->id, "the device token is not valid");
   }
   if (device->status == DeviceStatus::kWiped || device->status == DeviceStatus::kRetired) {
-    fail(address, bearer->id, "this device was " + std::string(to_string(device->status)) +
+    fail(bearer->id, "this device was " + std::string(to_string(device->status)) +
                                   ": enrol it again to use it");
   }
   auto user = tx.user(device->user_id);
@@ -171,14 +168,14 @@ AdminIdentity Credentials::authenticate_admin(StorageTransaction& tx, std::strin
 AdminIdentity Credentials::check_admin_token(StorageTransaction& tx,
                                              const std::optional<Bearer>& bearer,
                                              const std::string& address) {
-  check_not_limited(address, bearer ? "admin:" + bearer->id : "");
-  if (!bearer) fail(address, "", "an admin token is required: Authorization: Bearer <token>");
+  check_not_limited(tx, address, bearer ? "admin:" + bearer->id : "");
+  if (!bearer) fail("", "an admin token is required: Authorization: Bearer <token>");
   auto token = tx.admin_token(bearer->id);
   if (!token || !secret_matches(bearer->secret, token->secret_hash)) {
-    fail(address, "admin:" + bearer->id, "the admin token is not valid");
+    fail("admin:" + bearer->id, "the admin token is not valid");
   }
   if (token->expires_at_ms != 0 && token->expires_at_ms <= clock_.wall_ms()) {
-    fail(address, "admin:" + bearer->id, "the admin token has expired");
+    fail("admin:" + bearer->id, "the admin token has expired");
   }
   const std::int64_t expires_at_ms = token->expires_at_ms;
   return AdminIdentity{std::move(*token), false, expires_at_ms};
@@ -203,15 +200,15 @@ OpenedAdminSession Credentials::open_admin_session(StorageTransaction& tx,
 AdminIdentity Credentials::authenticate_admin_session(StorageTransaction& tx,
                                                       std::string_view secret,
                                                       const std::string& address) {
-  check_not_limited(address, "");
+  check_not_limited(tx, address, "");
   const std::int64_t now = clock_.wall_ms();
   const auto session = tx.admin_session(hash_of(secret));
   if (!session || session->expires_at_ms <= now) {
-    fail(address, "", "the dashboard session has ended: log in again");
+    fail("", "the dashboard session has ended: log in again");
   }
   auto token = tx.admin_token(session->token_id);
   if (!token || (token->expires_at_ms != 0 && token->expires_at_ms <= now)) {
-    fail(address, "", "the admin token of this dashboard session has expired: log in again");
+    fail("", "the admin token of this dashboard session has expired: log in again");
   }
   return AdminIdentity{std::move(*token), true, session->expires_at_ms};
 }
@@ -227,24 +224,27 @@ std::string Credentials::csrf_token_for(std::string_view session_secret) {
 Enrolled Credentials::enrol(StorageTransaction& tx, std::string_view typed_code,
                             const Telemetry& telemetry, const std::string& address) {
   const std::string code = normalise_code(typed_code);
-  const std::string code_id = code.substr(0, std::min(code.size(), kCodeIdChars));
-  check_not_limited(address, "code:" + code_id);
-  if (code.size() != kCodeIdChars + kCodeSecretChars) {
-    fail(address, "", "that is not an enrolment code (24 letters and digits)");
+  const bool well_formed = code.size() == kCodeIdChars + kCodeSecretChars &&
+                           code.find_first_not_of(kCodeAlphabet) == std::string::npos;
+  // Attempts at one code count against it; what is no code at all counts against the address.
+  const std::string code_id = well_formed ? code.substr(0, kCodeIdChars) : "";
+  check_not_limited(tx, address, well_formed ? "code:" + code_id : "");
+  if (!well_formed) {
+    fail("", "that is not an enrolment code (24 letters and digits, none of 0, 1, I, L, O, U)");
   }
   const auto stored = tx.enrolment_code(code_id);
   const std::int64_t now = clock_.wall_ms();
   if (!stored || !secret_matches(code.substr(kCodeIdChars), stored->secret_hash)) {
-    fail(address, "code:" + code_id, "the enrolment code is not valid");
+    fail("code:" + code_id, "the enrolment code is not valid");
   }
-  if (stored->expires_at_ms <= now) fail(address, "code:" + code_id, "the enrolment code has expired");
+  if (stored->expires_at_ms <= now) fail("code:" + code_id, "the enrolment code has expired");
   auto user = tx.user(stored->user_id);
   if (!user) throw Error(ErrorCode::kIntegrity, "an enrolment code belongs to a user who does not exist");
 
   Device device;
   device.id = Uuid::random_v4();
   if (!tx.use_enrolment_code(code_id, device.id, now)) {
-    fail(address, "code:" + code_id, "the enrolment code was already used");
+    fail("code:" + code_id, "the enrolment code was already used");
   }
   const std::string secret = random_secret();
   device.user_id = user->id;

@@ -12,20 +12,22 @@
 // its token's name and roles, ends at logout, after its lifetime, or when its token expires.
 // Its CSRF token is derived from the secret, so nothing more is stored for it.
 //
-// Failed attempts are counted per address and per account; past the limit within the window,
-// every attempt from there (right or wrong) gets 429 with Retry-After until the window moves on.
+// Failed attempts are counted per address and per account, in storage (so that the limits hold
+// across server nodes); past the limit within the window, every attempt from there (right or
+// wrong) gets 429 with Retry-After until the window moves on. A refusal is thrown as
+// CredentialRefused, which rolls back the transaction that checked it; the caller then counts it
+// with count_refusal in a transaction of its own (route_access.h does that).
 //
-// Threading: thread-safe (the failure counts are guarded by one mutex).
+// Threading: thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "fieldsync/clock_source.h"
+#include "fieldsync/error.h"
 #include "fieldsync/server/server_storage.h"
 
 namespace fieldsync::server {
@@ -63,13 +65,25 @@ struct OpenedAdminSession {
 
 inline constexpr std::string_view kAdminRoles[] = {"monitor", "manage", "enrol"};
 
+// A credential refused (401): names the account the failed attempt counts against, besides the
+// caller's address (empty: the address only).
+class CredentialRefused : public Error {
+ public:
+  CredentialRefused(std::string account, const std::string& message)
+      : Error(ErrorCode::kUnauthorized, message), account_(std::move(account)) {}
+  const std::string& account() const { return account_; }
+
+ private:
+  std::string account_;
+};
+
 class Credentials {
  public:
   Credentials(ClockSource& clock, CredentialOptions options);
 
   // The device and its user behind an "Authorization: Bearer ..." header. Revoked and retiring
   // devices authenticate (they must receive their directives); wiped and retired ones do not.
-  // Throws Error(kUnauthorized), or RateLimitedError past the failure limit.
+  // Throws CredentialRefused, or RateLimitedError past the failure limit.
   SyncIdentity authenticate_device(StorageTransaction& tx, std::string_view authorization,
                                    const std::string& address);
   AdminIdentity authenticate_admin(StorageTransaction& tx, std::string_view authorization,
@@ -99,6 +113,10 @@ class Credentials {
   std::string issue_admin_token(StorageTransaction& tx, const std::string& name,
                                 const std::vector<std::string>& roles, std::int64_t lifetime_ms);
 
+  // Counts a failed attempt from `address` at `account` (CredentialRefused::account).
+  void count_refusal(StorageTransaction& tx, const std::string& address,
+                     const std::string& account);
+
   // The account a bearer token names (the hex id before its '.'), for the audit log; never any
   // of the secret. Empty when the header holds no such id.
   static std::string claimed_account(std::string_view authorization);
@@ -112,19 +130,20 @@ class Credentials {
   static std::optional<Bearer> parse_token(std::string_view token);
   AdminIdentity check_admin_token(StorageTransaction& tx, const std::optional<Bearer>& bearer,
                                   const std::string& address);
-  // Throws RateLimitedError when `address` or `account` is over the limit.
-  void check_not_limited(const std::string& address, const std::string& account);
-  [[noreturn]] void fail(const std::string& address, const std::string& account,
-                         const std::string& message);
-  // Drops keys whose failures have all left the window, so random accounts cannot grow the map
-  // without bound. Caller holds failures_mutex_.
-  void forget_old_failures(std::int64_t now);
-  static constexpr std::size_t kSweepAt = 10'000;
+  // Throws RateLimitedError when `address` or `account` (if any) is over the limit.
+  void check_not_limited(StorageTransaction& tx, const std::string& address,
+                         const std::string& account) const;
+  // Throws CredentialRefused: the caller records it (count_refusal) once `tx` is rolled back.
+  [[noreturn]] static void fail(const std::string& account, const std::string& message);
+  static std::vector<std::string> failure_keys(const std::string& address,
+                                               const std::string& account);
+  // Every kSweepAt failed attempts, the ones older than the window are forgotten, so that random
+  // accounts cannot grow the table without bound.
+  static constexpr std::uint64_t kSweepAt = 10'000;
 
   ClockSource& clock_;
   const CredentialOptions options_;
-  std::mutex failures_mutex_;
-  std::map<std::string, std::deque<std::int64_t>> failures_;  // guarded by failures_mutex_
+  std::atomic<std::uint64_t> failures_counted_{0};
 };
 
 }  // namespace fieldsync::server

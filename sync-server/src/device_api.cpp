@@ -46,12 +46,17 @@ Response enrol(ServerContext& context, const Request& request) {
   telemetry.core_version = string_member(body, "core_version", false);
   const std::string code = string_member(body, "code", true);
 
-  auto tx = context.storage.begin();
-  Enrolled enrolled = authenticated(context, tx, request, "enrolment", [&](StorageTransaction& open) {
-    return context.credentials.enrol(open, code, telemetry, request.remote_address);
+  // Single use across server nodes: of two enrolments racing on one code, one commits and the
+  // other runs again (a lost race) and finds the code used.
+  const Enrolled enrolled = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    Enrolled made = authenticated(context, tx, request, "enrolment", [&](StorageTransaction& open) {
+      return context.credentials.enrol(open, code, telemetry, request.remote_address);
+    });
+    context.audit.device_enrolled(*tx, made.device, request.remote_address);
+    tx->commit();
+    return made;
   });
-  context.audit.device_enrolled(*tx, enrolled.device, request.remote_address);
-  tx->commit();
   context.log.info("device_enrolled", {{"device", enrolled.device.id.to_string()},
                                        {"user", enrolled.device.user_id},
                                        {"platform", telemetry.platform}});
@@ -109,9 +114,9 @@ void record_failed_sync(ServerContext& context, const SyncIdentity& identity,
   record.error_code = body.is_object() ? body.value("error", "") : "";
   record.error_message = body.is_object() ? body.value("message", "") : "";
   try {
-    auto tx = context.storage.begin();
-    context.registry.record_failed_sync(*tx, identity.device.id, record);
-    tx->commit();
+    run_transaction(context.storage, [&](StorageTransaction& tx) {
+      context.registry.record_failed_sync(tx, identity.device.id, record);
+    });
   } catch (const std::exception& error) {
     context.log.error("sync_failure_not_recorded", {{"device", identity.device.id.to_string()},
                                                     {"cause", http::describe_for_log(error)}});
@@ -131,31 +136,37 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
   const SyncRequest sync_request = decode_request(
       gzipped ? std::string_view(inflated) : std::string_view(request.body), format, limits);
 
-  auto tx = context.storage.begin();
-  SyncIdentity identity = context.credentials.authenticate_device(*tx, authorization_of(request),
-                                                                  request.remote_address);
+  // Committed, so durable, before any acknowledgement leaves; a lost race runs it all again
+  // (reconciler.h says why that is safe).
   SyncSummary summary;
-  const SyncResponse sync_response = context.reconciler.sync(*tx, identity, sync_request, summary);
-  Response response;
-  response.content_type = format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
-  encode_body(response, encode_response(sync_response, format), request);
-
-  SyncRecord record;
-  record.outcome = summary.outcome;
-  record.at_ms = context.reconciler.now_ms();
-  record.duration_ms = elapsed_ms(started);
-  record.changes_sent_by_device = summary.changes_received;
-  record.changes_accepted = summary.changes_accepted;
-  record.changes_pulled = summary.changes_sent;
-  record.groups_rejected = summary.groups_rejected;
-  record.conflicts = summary.conflicts_detected;
-  record.bytes_in = request.body.size();
-  record.bytes_out = response.body.size();
-  record.error_code = summary.error_code;
-  record.error_message = summary.error_message;
-  context.registry.record_sync(*tx, identity.device, record);
-  context.audit.sync(*tx, identity.device.id, identity.user.id, request.remote_address, summary);
-  tx->commit();  // durable (the WAL synced) before any acknowledgement leaves
+  SyncIdentity identity;
+  auto [sync_response, response] = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    identity = context.credentials.authenticate_device(*tx, authorization_of(request),
+                                                       request.remote_address);
+    summary = {};
+    SyncResponse answer = context.reconciler.sync(*tx, identity, sync_request, summary);
+    Response encoded;
+    encoded.content_type = format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
+    encode_body(encoded, encode_response(answer, format), request);
+    SyncRecord record;
+    record.outcome = summary.outcome;
+    record.at_ms = context.reconciler.now_ms();
+    record.duration_ms = elapsed_ms(started);
+    record.changes_sent_by_device = summary.changes_received;
+    record.changes_accepted = summary.changes_accepted;
+    record.changes_pulled = summary.changes_sent;
+    record.groups_rejected = summary.groups_rejected;
+    record.conflicts = summary.conflicts_detected;
+    record.bytes_in = request.body.size();
+    record.bytes_out = encoded.body.size();
+    record.error_code = summary.error_code;
+    record.error_message = summary.error_message;
+    context.registry.record_sync(*tx, identity.device, record);
+    context.audit.sync(*tx, identity.device.id, identity.user.id, request.remote_address, summary);
+    tx->commit();  // durable (the WAL synced) before any acknowledgement leaves
+    return std::pair(std::move(answer), std::move(encoded));
+  });
   context.metrics.count_sync(summary);
 
   context.log.info("sync", {{"device", identity.device.id.to_string()},
@@ -176,21 +187,20 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
                                             {"user", identity.user.id},
                                             {"groups", summary.sequence_reuses}});
   }
-  return response;
+  return std::move(response);
 }
 
 Response sync(ServerContext& context, const Request& request) {
   const auto started = std::chrono::steady_clock::now();
   // Who is asking comes first: a body is only looked at for a device that may send one, and only
   // a known device's failures go to the registry.
-  SyncIdentity identity;
-  {
+  const SyncIdentity identity = retry_lost_races([&] {
     auto check = context.storage.begin();
-    identity = authenticated(context, check, request, "device", [&](StorageTransaction& open) {
+    return authenticated(context, check, request, "device", [&](StorageTransaction& open) {
       return context.credentials.authenticate_device(open, authorization_of(request),
                                                      request.remote_address);
     });
-  }
+  });
   const auto format = format_of(request.header("Content-Type").value_or(""));
   if (!format) {
     Response refused =

@@ -27,6 +27,7 @@ namespace http = fieldsync::server::http;
 
 struct Settings {
   server::ServerOptions app;
+  bool connections_given = false;  // --database-connections was set
   http::HttpServerOptions http;
   std::string tls_cert;
   std::string tls_key;
@@ -60,6 +61,15 @@ std::int64_t parse_number(const std::string& name, const std::string& text, std:
   return value;
 }
 
+// A PostgreSQL connection string as --database takes it: a postgres:// or postgresql:// URI.
+std::string database_uri(const std::string& text) {
+  if (text.rfind("postgres://", 0) != 0 && text.rfind("postgresql://", 0) != 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--database must be a PostgreSQL URI: postgres://USER@HOST:PORT/DATABASE?OPTIONS");
+  }
+  return text;
+}
+
 // A node name goes into metrics labels and storage keys: kept to a plain alphabet.
 std::string checked_node_name(const std::string& name) {
   const bool plain = !name.empty() && name.size() <= 64 &&
@@ -83,6 +93,14 @@ const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
       {"data", "DIR", "directory of the embedded SQLite store, created if missing (default: fieldsync-data)",
        [](Settings& s, const std::string& v) { s.app.data_dir = v; }},
+      {"database", "URI", "keep the data in PostgreSQL instead, shared by several server nodes: a libpq "
+                          "URI such as postgres://fieldsync@db.example/fieldsync?sslmode=verify-full",
+       [](Settings& s, const std::string& v) { s.app.database = database_uri(v); }},
+      {"database-connections", "N", "connections this node keeps to PostgreSQL (default: as many as --threads)",
+       [](Settings& s, const std::string& v) {
+         s.app.database_connections = static_cast<std::size_t>(parse_number("database-connections", v, 1, 256));
+         s.connections_given = true;
+       }},
       {"listen", "ADDRESS", "IP address to listen on (default: 127.0.0.1)",
        [](Settings& s, const std::string& v) { s.http.bind_address = v; }},
       {"port", "N", "TCP port; 0 picks a free one (default: 8443)",
@@ -176,8 +194,12 @@ std::string required_flag(const std::map<std::string, std::string>& flags, const
 }
 
 int create_admin_token(const std::vector<std::string>& args) {
-  const auto flags = admin_flags(args, {"data", "name", "roles", "expires-in-days", "node-name"});
-  const std::string data_dir = flag_or(flags, "data", "fieldsync-data");
+  const auto flags =
+      admin_flags(args, {"data", "database", "name", "roles", "expires-in-days", "node-name"});
+  server::ServerOptions storage_options;
+  storage_options.data_dir = flag_or(flags, "data", "fieldsync-data");
+  if (flags.contains("database")) storage_options.database = database_uri(flags.at("database"));
+  storage_options.database_connections = 1;
   const std::string name = required_flag(flags, "name", "create-token", "NAME (who the token is for)");
   const std::int64_t days =
       flags.contains("expires-in-days")
@@ -190,15 +212,16 @@ int create_admin_token(const std::vector<std::string>& args) {
   for (std::string role; std::getline(split, role, ',');) {
     if (!role.empty()) roles.push_back(role);
   }
-  auto storage = server::open_sqlite_storage(data_dir);
+  auto storage = server::open_storage(storage_options);
   auto& clock = fieldsync::SystemClockSource::instance();
   server::Credentials credentials(clock, {});
   const server::AuditTrail audit(clock, node);
-  auto tx = storage->begin();
-  const std::string token = credentials.issue_admin_token(*tx, name, roles, days * 24 * 3600 * 1000);
-  const auto stored = tx->admin_token(token.substr(0, token.find('.')));
-  audit.admin_token_created(*tx, stored->id, stored->name, stored->roles, stored->expires_at_ms);
-  tx->commit();
+  const std::string token = server::run_transaction(*storage, [&](server::StorageTransaction& tx) {
+    std::string text = credentials.issue_admin_token(tx, name, roles, days * 24 * 3600 * 1000);
+    const auto stored = tx.admin_token(text.substr(0, text.find('.')));
+    audit.admin_token_created(tx, stored->id, stored->name, stored->roles, stored->expires_at_ms);
+    return text;
+  });
   std::cout << token << "\n";
   return 0;
 }
@@ -223,7 +246,17 @@ int restore(const std::vector<std::string>& args) {
 }
 
 int new_epoch(const std::vector<std::string>& args) {
-  const auto flags = admin_flags(args, {"data"});
+  const auto flags = admin_flags(args, {"data", "database"});
+  if (flags.contains("database")) {
+    server::ServerOptions storage_options;
+    storage_options.database = database_uri(flags.at("database"));
+    storage_options.database_connections = 1;
+    auto storage = server::open_storage(storage_options);
+    server::run_transaction(*storage,
+                            [](server::StorageTransaction& tx) { tx.start_new_epoch(); });
+    std::cout << "started a new epoch in the PostgreSQL database\n";
+    return 0;
+  }
   const std::string data_dir = flag_or(flags, "data", "fieldsync-data");
   server::start_new_sqlite_epoch(data_dir);
   std::cout << "started a new epoch in " << data_dir << "\n";
@@ -240,8 +273,8 @@ struct AdminCommand {
 const std::vector<AdminCommand>& admin_commands() {
   static const std::vector<AdminCommand> kCommands = {
       {"create-token",
-       "--name NAME [--roles monitor,manage,enrol] [--expires-in-days N] [--data DIR]\n"
-       "                   [--node-name NAME]",
+       "--name NAME [--roles monitor,manage,enrol] [--expires-in-days N]\n"
+       "                   [--data DIR | --database URI] [--node-name NAME]",
        "prints a new admin token (keep it secret); it expires after 90 days unless N says\n"
        "otherwise; the audit log records it",
        create_admin_token},
@@ -254,9 +287,10 @@ const std::vector<AdminCommand>& admin_commands() {
        "resyncs and sends back the work of its own that the backup lacks. Stop the server\n"
        "first; the data it replaces is kept beside it",
        restore},
-      {"new-epoch", "[--data DIR]",
+      {"new-epoch", "[--data DIR | --database URI]",
        "starts a new epoch after data was restored by other means (a file-system snapshot put\n"
-       "back), with the same effect on devices as restore. Stop the server first",
+       "back, a PostgreSQL backup restored), with the same effect on devices as restore. Stop\n"
+       "the server (every node) first",
        new_epoch},
   };
   return kCommands;
@@ -270,7 +304,9 @@ void print_admin_command(std::ostream& out, const AdminCommand& command) {
 
 void print_admin_commands(std::ostream& out) {
   for (const AdminCommand& command : admin_commands()) print_admin_command(out, command);
-  out << "  --data DIR is the server's data directory (default: fieldsync-data).\n";
+  out << "  --data DIR is the server's data directory (default: fieldsync-data); --database URI\n"
+         "  names a PostgreSQL database instead (create-token and new-epoch; back up and restore\n"
+         "  PostgreSQL with its own tools, then run new-epoch).\n";
 }
 
 int run_admin(const std::vector<std::string>& args) {
@@ -302,6 +338,11 @@ void print_help(std::ostream& out) {
          "With no options it keeps its data in ./fieldsync-data and listens on\n"
          "http://127.0.0.1:8443. Plain HTTP is served only on a loopback address unless\n"
          "--allow-plain-http is given; use --tls-cert and --tls-key for HTTPS.\n\n"
+         "Several nodes can serve one council from one PostgreSQL database: start each with\n"
+         "the same --database URI (the schema is created on first use). The URI goes to libpq\n"
+         "as it is, so TLS to the database is set there: ?sslmode=verify-full&sslrootcert=FILE\n"
+         "checks the database server's certificate and name. Keep passwords out of the command\n"
+         "line: use ~/.pgpass or PGPASSWORD, or put the URI in a --config file.\n\n"
          "Options (also accepted in a config file as \"name = value\" lines, # for comments):\n"
          "  --config FILE                read options from FILE; later command-line options win\n";
   for (const Option& option : options()) {
@@ -395,8 +436,8 @@ http::LogLevel log_level_from(const std::string& name) {
 // The audit chain's head, for the log (kept elsewhere than the store): a rewrite of the chain's
 // end shows against the last head logged.
 void log_audit_head(server::ServerApp& app, http::ServerLog& log) {
-  auto tx = app.storage().begin();
-  const server::AuditHead head = tx->audit_head();
+  const server::AuditHead head = server::run_transaction(
+      app.storage(), [](server::StorageTransaction& tx) { return tx.audit_head(); });
   log.info("audit_head", {{"seq", head.seq}, {"hash", fieldsync::crypto::to_hex(head.hash)}});
 }
 
@@ -435,7 +476,8 @@ int serve(Settings settings) {
   log->info("server_started", {{"address", settings.http.bind_address},
                                {"port", http_server.port()},
                                {"tls", settings.http.tls.has_value()},
-                               {"data", settings.app.data_dir}});
+                               {"storage", settings.app.database.empty() ? "sqlite" : "postgresql"},
+                               {"data", settings.app.database.empty() ? settings.app.data_dir : ""}});
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log->info("server_stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -463,6 +505,7 @@ int main(int argc, char** argv) {
     Settings settings;
     settings.http.port = 8443;
     apply_flags(settings, args, 1);
+    if (!settings.connections_given) settings.app.database_connections = settings.http.threads;
     return serve(std::move(settings));
   } catch (const Error& error) {
     std::cerr << "fieldsync-server: " << error.what() << "\n";

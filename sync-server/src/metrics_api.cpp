@@ -22,13 +22,14 @@ std::vector<std::pair<std::string, std::uint64_t>> devices_per_state(ServerConte
 }
 
 Response metrics(ServerContext& context, const Request& request) {
-  auto tx = context.storage.begin();
-  if (!context.options.metrics_allow.allows(request.remote_address)) {
-    authorize_admin(context, tx, request, "monitor", "metrics");
-  }
   MetricsGauges gauges;
-  gauges.devices_per_state = devices_per_state(context, *tx);
-  tx.reset();
+  gauges.devices_per_state = retry_lost_races([&] {
+    auto tx = context.storage.begin();
+    if (!context.options.metrics_allow.allows(request.remote_address)) {
+      authorize_admin(context, tx, request, "monitor", "metrics");
+    }
+    return devices_per_state(context, *tx);
+  });
   gauges.storage_bytes = context.storage.size_bytes();
   Response response;
   response.content_type = ServerMetrics::kContentType;

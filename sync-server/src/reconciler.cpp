@@ -15,10 +15,7 @@ namespace fieldsync::server {
 namespace {
 
 Hlc initial_floor(ServerStorage& storage) {
-  auto tx = storage.begin();
-  const Hlc floor = tx->clock_floor();
-  tx->commit();
-  return floor;
+  return run_transaction(storage, [](StorageTransaction& tx) { return tx.clock_floor(); });
 }
 
 // What the device sent, without what the server sets itself: the basis of idempotency.
@@ -38,6 +35,11 @@ Record record_of(const std::string& collection, const RecordId& id, const CaseId
 }
 
 ConflictSide side_of(const Change& change) { return {change.value, change.version, change.author}; }
+
+// Collection and field names are text: UTF-8 without NUL (a storage backend may hold them as text).
+bool is_text_name(std::string_view name) {
+  return is_valid_utf8(name) && name.find('\0') == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -308,6 +310,9 @@ class Reconciler::Session {
         return Refusal{RejectionCode::kMalformed, "a change has no sequence number",
                        change.record_id, change.field};
       }
+      if (!is_text_name(change.collection) || !is_text_name(change.field)) {
+        return Refusal{RejectionCode::kMalformed, "a collection or field name is not UTF-8 text"};
+      }
       if (change.collection == "case" && change.record_id != change.case_id) {
         return Refusal{RejectionCode::kMalformed, "a case record's id must be its case id",
                        change.record_id, change.field};
@@ -405,9 +410,12 @@ class Reconciler::Session {
     }
   }
 
+  // The fields a group touches that can exist in storage (a name that is not text cannot).
   static std::set<FieldKey> touched_fields(const WriteGroup& group) {
     std::set<FieldKey> touched;
-    for (const Change& change : group.changes) touched.insert({change.record_id, change.field});
+    for (const Change& change : group.changes) {
+      if (is_text_name(change.field)) touched.insert({change.record_id, change.field});
+    }
     return touched;
   }
 
@@ -442,7 +450,7 @@ class Reconciler::Session {
     if (backfilled < backfill_.size()) {
       response_.more = true;  // more cases to backfill; the cursor stays until they are sent
     } else if (budget > 0) {
-      std::vector<StoredChange> page = tx_.current_since(readable_, position_, budget);
+      std::vector<StoredChange> page = tx_.current_since(readable_, position_, up_to, budget);
       response_.more = page.size() == budget;
       next = response_.more ? page.back().seq : up_to;
       for (StoredChange& stored : page) {

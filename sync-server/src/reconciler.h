@@ -16,7 +16,9 @@
 // part of a group accepted whole before is acknowledged, not refused as a reuse of its numbers.
 //
 // The caller commits the transaction before it sends the response: an acknowledgement is only
-// ever sent for a durable commit.
+// ever sent for a durable commit. Callers run it through run_transaction, which may run it again
+// after a lost race: everything it does goes into the transaction, except the server clock, which
+// only ever moves forward (safe to repeat).
 //
 // Threading: thread-safe; the server clock is guarded by its own mutex. Storage transactions
 // belong to the calling thread.

@@ -14,14 +14,12 @@ std::string authorization_of(const http::Request& request) {
   return std::string(request.header("Authorization").value_or(""));
 }
 
-// Writes one entry in a transaction of its own. Failing to write it must not hide the refusal
-// the caller is about to answer with, so a failure is logged instead.
+// Writes in a transaction of its own (run again after a lost race). Failing to write must not
+// hide the refusal the caller is about to answer with, so a failure is logged instead.
 template <class Write>
 void append_alone(ServerContext& context, Write write) {
   try {
-    auto tx = context.storage.begin();
-    write(*tx);
-    tx->commit();
+    run_transaction(context.storage, write);
   } catch (const std::exception& error) {
     context.log.error("audit_write_failed", {{"cause", http::describe_for_log(error)}});
   }
@@ -33,7 +31,10 @@ void record_refusal(ServerContext& context, const http::Request& request, std::s
                     const Error& refusal) {
   context.metrics.count_refused_authentication(kind);
   if (refusal.is(ErrorCode::kRateLimited)) return;
+  const auto* refused = dynamic_cast<const CredentialRefused*>(&refusal);
   append_alone(context, [&](StorageTransaction& tx) {
+    context.credentials.count_refusal(tx, request.remote_address,
+                                      refused ? refused->account() : std::string());
     context.audit.authentication_failed(tx, kind,
                                         Credentials::claimed_account(authorization_of(request)),
                                         request.remote_address, refusal.what());

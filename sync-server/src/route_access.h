@@ -2,8 +2,8 @@
 // written to the audit log, and the admin roles (monitor, manage, enrol). Every handler that
 // needs to know its caller goes through here.
 //
-// A refused attempt's transaction is rolled back, so its audit entry is written in a transaction
-// of its own once the refused one is gone (the SQLite backend has one connection: a second
+// A refused attempt's transaction is rolled back, so its count (credentials.h) and its audit entry
+// are written in a transaction of its own once the refused one is gone (the SQLite backend has one connection: a second
 // transaction in the same thread would wait for ever). Refusals for too many attempts (429) are
 // counted but not written: they cost the caller nothing, and anyone could fill the log with them.
 //
@@ -21,7 +21,8 @@
 
 namespace fieldsync::server {
 
-// Records a refused authentication (`kind`: one of kCredentialKinds).
+// Records a refused authentication (`kind`: one of kCredentialKinds): counted against the
+// caller's address and, for a CredentialRefused, its account.
 void record_refusal(ServerContext& context, const http::Request& request, std::string_view kind,
                     const Error& refusal);
 

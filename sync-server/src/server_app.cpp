@@ -23,9 +23,14 @@ std::string host_node_name() {
   return name;
 }
 
+std::unique_ptr<ServerStorage> open_storage(const ServerOptions& options) {
+  if (options.database.empty()) return open_sqlite_storage(options.data_dir);
+  return open_postgres_storage(options.database, options.database_connections);
+}
+
 ServerApp::ServerApp(ServerOptions options, std::shared_ptr<http::ServerLog> log, ClockSource& clock)
     : log_(std::move(log)),
-      storage_(open_sqlite_storage(options.data_dir)),
+      storage_(open_storage(options)),
       credentials_(clock, options.credentials),
       reconciler_(*storage_, clock, Schema::domain(), options.reconciler),
       audit_(clock, node_name_of(options)),
@@ -52,8 +57,8 @@ ServerApp::ServerApp(ServerOptions options, std::shared_ptr<http::ServerLog> log
   std::vector<std::string> route_names;
   for (const http::RouteSignature& route : router_.routes()) route_names.push_back(route.name);
   metrics_.track_routes(route_names);
-  auto tx = storage_->begin();
-  metrics_.restore(tx->node_counters(metrics_.node()));
+  metrics_.restore(run_transaction(
+      *storage_, [&](StorageTransaction& tx) { return tx.node_counters(metrics_.node()); }));
 }
 
 http::Response ServerApp::handle(const http::Request& request) {
@@ -66,9 +71,9 @@ http::Response ServerApp::handle(const http::Request& request) {
 
 void ServerApp::save_metrics() {
   const auto counters = metrics_.counters();
-  auto tx = storage_->begin();
-  tx->put_node_counters(metrics_.node(), counters);
-  tx->commit();
+  run_transaction(*storage_, [&](StorageTransaction& tx) {
+    tx.put_node_counters(metrics_.node(), counters);
+  });
 }
 
 }  // namespace fieldsync::server

@@ -24,6 +24,10 @@ namespace fieldsync::server {
 
 struct ServerOptions {
   std::string data_dir = "fieldsync-data";   // the SQLite store's directory
+  // A PostgreSQL connection string (postgres://...) shared by several server nodes; empty: the
+  // SQLite store in data_dir.
+  std::string database;
+  std::size_t database_connections = 4;      // PostgreSQL connections of this node
   ReconcilerOptions reconciler;
   CredentialOptions credentials;
   DeviceHealthRules device_health;
@@ -54,6 +58,9 @@ struct ServerContext {
   ServerMetrics& metrics;
   std::int64_t started_monotonic_ms;  // for the overview's uptime
 };
+
+// The storage the options name: PostgreSQL if `database` is set, else SQLite in `data_dir`.
+std::unique_ptr<ServerStorage> open_storage(const ServerOptions& options);
 
 // The route tables, in device_api.cpp, admin_api.cpp, monitor_api.cpp, admin_session_api.cpp.
 void add_device_routes(http::Router& router, ServerContext& context);

@@ -1,5 +1,11 @@
-// Names of the storage interface's enumerations, for the admin API and logs.
+// Names of the storage interface's enumerations, for the admin API and logs; the pause between
+// attempts of run_transaction.
 #include "fieldsync/server/server_storage.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
 
 namespace fieldsync::server {
 
@@ -35,6 +41,15 @@ std::optional<DeviceStatus> device_status_from_string(std::string_view name) {
     if (to_string(status) == name) return status;
   }
   return std::nullopt;
+}
+
+void pause_before_retry(int attempt) {
+  // Up to 1, 2, 4 ... 64 ms, drawn at random: two transactions that collided once should not
+  // collide again at the same moment.
+  thread_local std::minstd_rand random(std::random_device{}());
+  const int ceiling_ms = 1 << std::min(attempt - 1, 6);
+  std::uniform_int_distribution<int> pause_us(0, ceiling_ms * 1000);
+  std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
 }
 
 std::string_view to_string(SyncOutcome outcome) {

@@ -22,12 +22,9 @@
 #include <filesystem>
 #include <mutex>
 
-#include <nlohmann/json.hpp>
-
 #include "fieldsync/error.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/sqlite_db.h"
-#include "fieldsync/wire_codec.h"
 #include "audit_chain.h"
 #include "sqlite_storage_schema.h"
 #include "stored_value_codec.h"
@@ -84,49 +81,6 @@ void bind_change(Statement& statement, const Change& change, std::int64_t receiv
       .bind(13, as_int(seq));
 }
 
-nlohmann::json telemetry_to_json(const Telemetry& telemetry) {
-  return {{"app_version", telemetry.app_version},
-          {"core_version", telemetry.core_version},
-          {"platform", telemetry.platform},
-          {"pending_count", telemetry.pending_count},
-          {"oldest_pending_age_ms", telemetry.oldest_pending_age_ms},
-          {"last_error_code", telemetry.last_error_code},
-          {"last_error_message", telemetry.last_error_message},
-          {"device_clock_ms", telemetry.device_clock_ms}};
-}
-
-Telemetry telemetry_from_json(const std::string& text) {
-  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  Telemetry telemetry;
-  if (!json.is_object()) return telemetry;
-  telemetry.app_version = json.value("app_version", "");
-  telemetry.core_version = json.value("core_version", "");
-  telemetry.platform = json.value("platform", "");
-  telemetry.pending_count = json.value("pending_count", std::uint64_t{0});
-  telemetry.oldest_pending_age_ms = json.value("oldest_pending_age_ms", std::int64_t{0});
-  telemetry.last_error_code = json.value("last_error_code", "");
-  telemetry.last_error_message = json.value("last_error_message", "");
-  telemetry.device_clock_ms = json.value("device_clock_ms", std::int64_t{0});
-  return telemetry;
-}
-
-std::string join_roles(const std::vector<std::string>& roles) {
-  std::string joined;
-  for (const std::string& role : roles) joined += (joined.empty() ? "" : ",") + role;
-  return joined;
-}
-
-std::vector<std::string> split_roles(const std::string& joined) {
-  std::vector<std::string> roles;
-  std::size_t start = 0;
-  while (start < joined.size()) {
-    const std::size_t comma = std::min(joined.find(',', start), joined.size());
-    roles.push_back(joined.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return roles;
-}
-
 Directive read_directive(const Statement& row) {
   Directive directive;
   directive.id = as_uint(row.column_int(0));
@@ -151,34 +105,6 @@ ConflictEntry read_conflict(const Statement& row) {
 
 constexpr std::string_view kConflictColumns =
     "record_id, field, lost_hlc, lost_origin, case_id, resolved_hlc, resolved_origin, seq";
-
-// A LIKE pattern (ESCAPE '\\') that finds `text`, lower-cased, anywhere or at the start only.
-std::string like_pattern(std::string_view text, bool prefix_only) {
-  std::string pattern = prefix_only ? "" : "%";
-  for (const char c : text) {
-    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
-    pattern.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return pattern + "%";
-}
-
-std::string without(std::string_view text, char dropped) {
-  std::string kept;
-  for (const char c : text) {
-    if (c != dropped) kept.push_back(c);
-  }
-  return kept;
-}
-
-// A rejection as stored in rejected_groups.rejection: a binary response holding just it.
-Rejection decode_rejection(std::span<const std::uint8_t> blob) {
-  SyncResponse holder =
-      decode_response(std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()),
-                      WireFormat::kBinary);
-  if (holder.rejections.size() != 1)
-    throw Error(ErrorCode::kIntegrity, "a stored rejection is corrupt");
-  return std::move(holder.rejections.front());
-}
 
 bool is_constraint_violation(const Error& error) {
   return error.domain() == ErrorDomain::kSqlite && (error.code() & 0xFF) == 19;  // SQLITE_CONSTRAINT
@@ -314,7 +240,7 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(6, device.last_seen_ms)
         .bind(7, device.last_sync_ms)
         .bind(8, device.status_reason)
-        .bind(9, telemetry_to_json(device.telemetry).dump())
+        .bind(9, encode_stored_telemetry(device.telemetry))
         .bind(10, activity.last_attempt_ms)
         .bind(11, as_int(activity.pending_changes))
         .bind(12, activity.oldest_pending_at_ms)
@@ -403,7 +329,7 @@ class SqliteTransaction final : public StorageTransaction {
           .bind(1, token.id)
           .bind_blob(2, token.secret_hash)
           .bind(3, token.name)
-          .bind(4, join_roles(token.roles))
+          .bind(4, encode_stored_roles(token.roles))
           .bind(5, token.created_at_ms)
           .bind(6, token.expires_at_ms)
           .run();
@@ -416,7 +342,7 @@ class SqliteTransaction final : public StorageTransaction {
     select.bind(1, id);
     if (!select.step()) return std::nullopt;
     return AdminToken{select.column_text(0), select.column_bytes(1), select.column_text(2),
-                      split_roles(select.column_text(3)), select.column_int(4),
+                      decode_stored_roles(select.column_text(3)), select.column_int(4),
                       select.column_int(5)};
   }
 
@@ -566,10 +492,10 @@ class SqliteTransaction final : public StorageTransaction {
   // they hold a whole page; then exactly the page's rows are read. So a page costs its own rows,
   // plus a few index probes per case in scope: never what came before it.
   std::vector<StoredChange> current_since(std::span<const CaseId> cases, std::uint64_t after,
-                                          std::size_t limit) override {
+                                          std::uint64_t up_to, std::size_t limit) override {
     if (limit == 0) return {};
     fill_scope(cases);
-    const std::uint64_t last = last_seq();
+    const std::uint64_t last = up_to;
     std::uint64_t page_end = last;
     for (std::uint64_t window = limit; after < last; window *= 2) {
       const std::uint64_t upper = last - after <= window ? last : after + window;
@@ -672,7 +598,7 @@ class SqliteTransaction final : public StorageTransaction {
     select.bind(1, device).bind(2, group);
     if (!select.step()) return std::nullopt;
     return RejectedGroup{device,
-                         decode_rejection(select.column_blob(0)),
+                         decode_stored_rejection(select.column_blob(0)),
                          select.column_bytes(1),
                          select.column_int(2),
                          select.column_text(3),
@@ -681,16 +607,13 @@ class SqliteTransaction final : public StorageTransaction {
                          select.column_text(6)};
   }
   void put_rejected_group(const RejectedGroup& rejected) override {
-    SyncResponse holder;
-    holder.rejections.push_back(rejected.rejection);
-    const std::string blob = encode_response(holder, WireFormat::kBinary);
     auto insert = db_.prepare(
         "INSERT OR REPLACE INTO rejected_groups(device_id, write_group, rejection, content_hash, "
         "rejected_at, user_id, code, message, record_id, field, change_count) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert.bind(1, rejected.device)
         .bind(2, rejected.rejection.write_group)
-        .bind_blob(3, std::span(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size()))
+        .bind_blob(3, encode_stored_rejection(rejected.rejection))
         .bind_blob(4, rejected.content_hash)
         .bind(5, rejected.rejected_at_ms)
         .bind(6, rejected.user_id)
@@ -947,6 +870,21 @@ class SqliteTransaction final : public StorageTransaction {
     return acknowledged;
   }
 
+  // --- Failed authentication ---
+  void add_auth_failure(const std::string& key, std::int64_t at_ms) override {
+    db_.prepare("INSERT INTO auth_failures(key, at) VALUES (?, ?)").bind(1, key).bind(2, at_ms).run();
+  }
+  AuthFailures auth_failures(const std::string& key, std::int64_t since_ms) override {
+    auto select = db_.prepare(
+        "SELECT COUNT(*), COALESCE(MIN(at), 0) FROM auth_failures WHERE key = ? AND at > ?");
+    select.bind(1, key).bind(2, since_ms);
+    select.step();
+    return {as_uint(select.column_int(0)), select.column_int(1)};
+  }
+  void forget_auth_failures(std::int64_t before_ms) override {
+    db_.prepare("DELETE FROM auth_failures WHERE at <= ?").bind(1, before_ms).run();
+  }
+
   // --- The audit log ---
   // The connection is this transaction's alone (BEGIN IMMEDIATE under the backend's mutex), so
   // the head read here is still the head when the row and the new head are written.
@@ -1090,7 +1028,7 @@ class SqliteTransaction final : public StorageTransaction {
     device.last_seen_ms = row.column_int(5);
     device.last_sync_ms = row.column_int(6);
     device.status_reason = row.column_text(7);
-    device.telemetry = telemetry_from_json(row.column_text(8));
+    device.telemetry = decode_stored_telemetry(row.column_text(8));
     DeviceActivity& activity = device.activity;
     activity.last_attempt_ms = row.column_int(9);
     activity.pending_changes = as_uint(row.column_int(10));
@@ -1375,7 +1313,7 @@ class SqliteStorage final : public ServerStorage {
     auto update = db_.prepare(
         "UPDATE rejected_groups SET code = ?, message = ? WHERE device_id = ? AND write_group = ?");
     while (select.step()) {
-      const Rejection rejection = decode_rejection(select.column_blob(2));
+      const Rejection rejection = decode_stored_rejection(select.column_blob(2));
       update.reset();
       update.bind(1, static_cast<std::int64_t>(rejection.code))
           .bind(2, rejection.message)

@@ -11,7 +11,7 @@
 
 namespace fieldsync::server::sqlite_schema {
 
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE teams(id TEXT PRIMARY KEY, name TEXT NOT NULL);
@@ -146,6 +146,12 @@ UPDATE rejected_groups SET user_id = COALESCE(
     (SELECT user_id FROM devices WHERE devices.id = rejected_groups.device_id), '');
 CREATE INDEX rejected_groups_by_time ON rejected_groups(rejected_at);
 CREATE INDEX conflicts_by_seq ON conflicts(seq);
+)sql",
+    // 5: failed authentication attempts, counted in the database rather than in one process.
+    R"sql(
+CREATE TABLE auth_failures(key TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX auth_failures_by_key ON auth_failures(key, at);
+CREATE INDEX auth_failures_by_time ON auth_failures(at);
 )sql",
 };
 

@@ -1,10 +1,16 @@
 // The stored byte forms of values and bases. See stored_value_codec.h.
 #include "stored_value_codec.h"
 
+#include <cctype>
+
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "fieldsync/error.h"
+#include "fieldsync/wire_codec.h"
 
 namespace fieldsync::server {
 namespace {
@@ -95,6 +101,82 @@ VersionSet decode_stored_base(std::span<const std::uint8_t> bytes) {
     versions.push_back({Hlc::from_packed(get_u64(bytes.subspan(at, 8))), OriginId(origin)});
   }
   return VersionSet(std::move(versions));
+}
+
+std::string encode_stored_telemetry(const Telemetry& telemetry) {
+  const nlohmann::json json = {{"app_version", telemetry.app_version},
+                               {"core_version", telemetry.core_version},
+                               {"platform", telemetry.platform},
+                               {"pending_count", telemetry.pending_count},
+                               {"oldest_pending_age_ms", telemetry.oldest_pending_age_ms},
+                               {"last_error_code", telemetry.last_error_code},
+                               {"last_error_message", telemetry.last_error_message},
+                               {"device_clock_ms", telemetry.device_clock_ms}};
+  // Devices report what they like: bytes that are not UTF-8 are kept as U+FFFD, not refused.
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Telemetry decode_stored_telemetry(const std::string& text) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Telemetry telemetry;
+  if (!json.is_object()) return telemetry;
+  telemetry.app_version = json.value("app_version", "");
+  telemetry.core_version = json.value("core_version", "");
+  telemetry.platform = json.value("platform", "");
+  telemetry.pending_count = json.value("pending_count", std::uint64_t{0});
+  telemetry.oldest_pending_age_ms = json.value("oldest_pending_age_ms", std::int64_t{0});
+  telemetry.last_error_code = json.value("last_error_code", "");
+  telemetry.last_error_message = json.value("last_error_message", "");
+  telemetry.device_clock_ms = json.value("device_clock_ms", std::int64_t{0});
+  return telemetry;
+}
+
+std::string encode_stored_roles(const std::vector<std::string>& roles) {
+  std::string joined;
+  for (const std::string& role : roles) joined += (joined.empty() ? "" : ",") + role;
+  return joined;
+}
+
+std::vector<std::string> decode_stored_roles(const std::string& joined) {
+  std::vector<std::string> roles;
+  std::size_t start = 0;
+  while (start < joined.size()) {
+    const std::size_t comma = std::min(joined.find(',', start), joined.size());
+    roles.push_back(joined.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return roles;
+}
+
+Bytes encode_stored_rejection(const Rejection& rejection) {
+  SyncResponse holder;
+  holder.rejections.push_back(rejection);
+  const std::string encoded = encode_response(holder, WireFormat::kBinary);
+  return Bytes(encoded.begin(), encoded.end());
+}
+
+Rejection decode_stored_rejection(std::span<const std::uint8_t> bytes) {
+  SyncResponse holder = decode_response(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), WireFormat::kBinary);
+  if (holder.rejections.size() != 1) corrupt("rejection");
+  return std::move(holder.rejections.front());
+}
+
+std::string like_pattern(std::string_view text, bool prefix_only) {
+  std::string pattern = prefix_only ? "" : "%";
+  for (const char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern.push_back('\\');
+    pattern.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return pattern + "%";
+}
+
+std::string without(std::string_view text, char dropped) {
+  std::string kept;
+  for (const char c : text) {
+    if (c != dropped) kept.push_back(c);
+  }
+  return kept;
 }
 
 }  // namespace fieldsync::server

@@ -118,6 +118,11 @@ TEST_CASE("Admin objects cannot be made twice, and bad input says what is wrong"
     check_error(response, 400, "invalid_argument");
     CHECK(message_mentions(response, "team_id"));
   }
+  SECTION("a name with a NUL character in it: 400 naming it") {
+    const http::Response response = post("/v1/admin/teams", {{"team_id", std::string("so\0uth", 6)}});
+    check_error(response, 400, "invalid_argument");
+    CHECK(message_mentions(response, "team_id"));
+  }
   SECTION("a member of the wrong type: 400 naming it") {
     const http::Response response = post("/v1/admin/teams", {{"team_id", 42}});
     check_error(response, 400, "invalid_argument");

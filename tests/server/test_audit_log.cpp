@@ -373,8 +373,10 @@ TEST_CASE("Only the monitor role reads the audit log", "[server][audit][auth]") 
   }
 }
 
+// SQLite only: rows are altered through the database file. On PostgreSQL the append-only
+// triggers and an altered row are checked in test_postgres_storage.cpp.
 TEST_CASE("The hash chain shows an altered, rewritten or deleted row and names it",
-          "[server][audit]") {
+          "[server][audit][sqlite]") {
   ServerFixture server;
   Casework work(server);
   const json intact = verify(server);
@@ -443,9 +445,9 @@ TEST_CASE("The chain stays whole with many writers at once", "[server][audit]") 
         entry.action = "test.event";
         entry.detail = "{}";
         entry.case_ids = {Uuid::random_v4(), Uuid::random_v4()};
-        auto tx = server.app->storage().begin();
-        tx->append_audit(entry);
-        tx->commit();
+        // A writer that loses the race for the head runs again (PostgreSQL), as the server's do.
+        run_transaction(server.app->storage(),
+                        [&](StorageTransaction& tx) { tx.append_audit(entry); });
       }
     });
   }

@@ -92,6 +92,9 @@ TEST_CASE("A wrong or missing device token is 401 with a JSON error body", "[ser
   SECTION("not a token") {
     check_unauthorized(post({{"Authorization", "Bearer nonsense"}}));
   }
+  SECTION("a token with bytes beyond ASCII") {
+    check_unauthorized(post({{"Authorization", "Bearer \xc3\x84" + std::string(30, 'a') + ".b"}}));
+  }
   SECTION("the right device with a wrong secret") {
     check_unauthorized(post({{"Authorization", "Bearer " + forged(world.phone)}}));
   }
@@ -239,6 +242,11 @@ TEST_CASE("An enrolment code works once, for its user, until it expires", "[serv
   }
   SECTION("not a code at all: 401") {
     check_unauthorized(server.enrol_call("hello"));
+  }
+  SECTION("24 characters that are not of the code alphabet (a NUL, letters beyond ASCII): 401") {
+    const nlohmann::json nul = {{"code", std::string("ABCD\0EFG") + std::string(16, 'A')}};
+    check_unauthorized(server.call("POST", "/v1/enrol", nul.dump(), "application/json"));
+    check_unauthorized(server.enrol_call("\xc3\x84\xc3\x96\xc3\x9c" + std::string(18, 'A')));
   }
   SECTION("no code member: 400") {
     const http::Response response =

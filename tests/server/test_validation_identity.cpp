@@ -239,6 +239,12 @@ TEST_CASE("Identity comes from the token, a record's home from the store", "[ser
     SECTION("no changes at all") {
       group.changes.clear();
     }
+    SECTION("a field name with a NUL in it") {
+      group.changes[0].field = std::string("observ\0ations", 13);
+    }
+    SECTION("a collection name with a NUL in it") {
+      for (Change& change : group.changes) change.collection = std::string("vis\0it", 6);
+    }
     CHECK(refused(server, work.amira_phone, group).code == RejectionCode::kMalformed);
     CHECK_FALSE(exists(server, fresh));
   }

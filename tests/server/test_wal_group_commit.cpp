@@ -1,6 +1,7 @@
 // The SQLite backend's group commit: commits from many threads all return once a sync covers
 // them, and a sync that fails fails the commits waiting on it (they are not acknowledged), while
-// a later commit syncs again.
+// a later commit syncs again. Tagged [sqlite]: the SQLite backend's alone (run once, not once
+// per backend).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -15,7 +16,7 @@
 using namespace fieldsync;
 using fieldsync::server::WalGroupCommit;
 
-TEST_CASE("Commits from many threads all become durable", "[server][storage]") {
+TEST_CASE("Commits from many threads all become durable", "[server][storage][sqlite]") {
   dev::ScratchDir scratch;
   const std::string wal = scratch.file("db-wal");
   std::ofstream(wal) << "frames";
@@ -34,7 +35,8 @@ TEST_CASE("Commits from many threads all become durable", "[server][storage]") {
   CHECK(durable == 400);
 }
 
-TEST_CASE("A failed sync fails its commit, and the next sync is tried afresh", "[server][storage]") {
+TEST_CASE("A failed sync fails its commit, and the next sync is tried afresh",
+          "[server][storage][sqlite]") {
   dev::ScratchDir scratch;
   const std::string wal = scratch.file("db-wal");
   WalGroupCommit group(wal);  // no file yet: the sync cannot open it

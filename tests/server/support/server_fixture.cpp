@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <stdexcept>
 
 #include "fieldsync/wire_codec.h"
 #include "http/server_log.h"
@@ -19,10 +22,6 @@ nlohmann::json json_of(const http::Response& response) {
   return nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
 }
 
-ServerOptions with_data_dir(ServerOptions options, const dev::ScratchDir& dir) {
-  options.data_dir = dir.file("server");
-  return options;
-}
 
 // The server syncs every commit to disk, and the suite makes thousands of commits: on a disk
 // each costs an fsync. Durability is not what these tests check, so the files go to a RAM-backed
@@ -47,9 +46,21 @@ void observe(TestDevice& device, const SyncResponse& answer) {
 
 }  // namespace
 
-ServerFixture::ServerFixture(ServerOptions options_in)
-    : dir(scratch_parent(), "fieldsync-server-test"),
-      options(with_data_dir(std::move(options_in), dir)) {
+StorageKind storage_under_test() {
+  const char* name = std::getenv("FIELDSYNC_TEST_STORAGE");
+  if (name == nullptr || std::string(name).empty() || std::string(name) == "sqlite") return StorageKind::kSqlite;
+  if (std::string(name) == "postgres") return StorageKind::kPostgres;
+  throw std::runtime_error("FIELDSYNC_TEST_STORAGE must be sqlite or postgres");
+}
+
+ServerFixture::ServerFixture(ServerOptions server_options)
+    : dir(scratch_parent(), "fieldsync-server-test"), options(std::move(server_options)) {
+  if (storage_under_test() == StorageKind::kPostgres) {
+    database = std::make_unique<dev::ScratchDatabase>();
+    options.database = database->connection();
+  } else {
+    options.data_dir = dir.file("server");
+  }
   start();
   admin_token = issue_admin_token({"monitor", "manage", "enrol"});
 }
@@ -62,18 +73,39 @@ void ServerFixture::start() {
 }
 
 std::string ServerFixture::backup(const std::string& name) {
+  if (database) {
+    // PostgreSQL copies a database only while no one is connected to it.
+    stop();
+    std::string suffix = name;
+    std::erase_if(suffix, [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); });
+    const std::string copy = database->copy(suffix);
+    start();
+    return copy;
+  }
   const std::string file = dir.file(name);
   backup_sqlite_storage(options.data_dir, file);
   return file;
 }
 
-void ServerFixture::restore(const std::string& backup_file) {
+void ServerFixture::restore(const std::string& backup) {
   stop();
-  restore_sqlite_storage(backup_file, options.data_dir);
+  if (database) {
+    // As an operator does it: the backup put back, then fieldsync-server admin new-epoch.
+    database->replace_with(backup);
+    run_transaction(*open_postgres_storage(options.database, 1),
+                    [](StorageTransaction& tx) { tx.start_new_epoch(); });
+  } else {
+    restore_sqlite_storage(backup, options.data_dir);
+  }
   start();
 }
 
 ServerFixture::~ServerFixture() = default;
+
+std::unique_ptr<ServerApp> ServerFixture::another_node() {
+  auto log = std::make_shared<http::ServerLog>(log_text, http::LogLevel::kWarning);
+  return std::make_unique<ServerApp>(options, log, clock);
+}
 
 http::Response ServerFixture::dispatch(http::Request request) {
   return app->handle(request);
@@ -82,6 +114,13 @@ http::Response ServerFixture::dispatch(http::Request request) {
 http::Response ServerFixture::call(const std::string& method, const std::string& path,
                                    std::string body, const std::string& content_type,
                                    const std::string& bearer, const std::string& address) {
+  return call_node(*app, method, path, std::move(body), content_type, bearer, address);
+}
+
+http::Response ServerFixture::call_node(ServerApp& node, const std::string& method,
+                                        const std::string& path, std::string body,
+                                        const std::string& content_type, const std::string& bearer,
+                                        const std::string& address) {
   http::Request request;
   request.method = method;
   request.path = path.substr(0, path.find('?'));  // as the HTTP layer splits the target
@@ -90,7 +129,7 @@ http::Response ServerFixture::call(const std::string& method, const std::string&
   request.remote_address = address;
   if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
   if (!bearer.empty()) request.headers.emplace_back("Authorization", bearer_header(bearer));
-  return dispatch(std::move(request));
+  return node.handle(request);
 }
 
 nlohmann::json ServerFixture::admin(const std::string& method, const std::string& path,
@@ -111,10 +150,9 @@ http::Response ServerFixture::admin_call(const std::string& method, const std::s
 
 std::string ServerFixture::issue_admin_token(const std::vector<std::string>& roles,
                                              std::int64_t lifetime_ms) {
-  auto tx = app->storage().begin();
-  std::string token = app->credentials().issue_admin_token(*tx, "test-admin", roles, lifetime_ms);
-  tx->commit();
-  return token;
+  return run_transaction(app->storage(), [&](StorageTransaction& tx) {
+    return app->credentials().issue_admin_token(tx, "test-admin", roles, lifetime_ms);
+  });
 }
 
 void ServerFixture::create_team(const std::string& team_id) {
@@ -223,9 +261,9 @@ SyncRequest ServerFixture::sync_request(const TestDevice& device, std::vector<Wr
 }
 
 http::Response ServerFixture::sync_call(const TestDevice& device, const SyncRequest& request,
-                                        const std::string& address) {
-  return call("POST", "/v1/sync", encode_request(request, WireFormat::kBinary),
-              std::string(kBinaryContentType), device.token, address);
+                                        const std::string& address, ServerApp* node) {
+  return call_node(node ? *node : *app, "POST", "/v1/sync", encode_request(request, WireFormat::kBinary),
+                   std::string(kBinaryContentType), device.token, address);
 }
 
 SyncResponse ServerFixture::sync(TestDevice& device, std::vector<WriteGroup> groups,

@@ -1,6 +1,7 @@
-// Test support for the sync server, run in-process: a ServerApp on a scratch directory (a real
-// SQLite file) and a fake clock, called through its router with http::Request values (no
-// sockets). It holds an admin token with every role, makes teams, users, cases, allocations and
+// Test support for the sync server, run in-process: a ServerApp on real storage and a fake clock,
+// called through its router with http::Request values (no sockets). The storage is a SQLite file
+// in a scratch directory, or, when FIELDSYNC_TEST_STORAGE=postgres, a fresh PostgreSQL database
+// (dev::ScratchDatabase): CTest runs the whole server suite both ways (tests/server/CMakeLists.txt). It holds an admin token with every role, makes teams, users, cases, allocations and
 // enrolment codes through the admin routes, enrols devices through /v1/enrol, and syncs as a
 // device would: binary SyncRequests with "Authorization: Bearer <token>".
 //
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fieldsync/clock_source.h"
+#include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/sync_messages.h"
@@ -27,6 +29,11 @@
 #include "server_app.h"
 
 namespace fieldsync::server::testing {
+
+// The storage the suite runs against, from FIELDSYNC_TEST_STORAGE ("sqlite", the default, or
+// "postgres").
+enum class StorageKind { kSqlite, kPostgres };
+StorageKind storage_under_test();
 
 inline constexpr std::int64_t kStartMs = 1'709'280'000'000;  // 2024-03-01 08:00 UTC
 inline constexpr const char* kDefaultAddress = "192.0.2.10";
@@ -64,12 +71,22 @@ class ServerFixture {
   ServerFixture(const ServerFixture&) = delete;
   ServerFixture& operator=(const ServerFixture&) = delete;
 
+  // Another server node on the same storage (the same SQLite file or PostgreSQL database) and
+  // the same clock, as several nodes behind a load balancer.
+  std::unique_ptr<ServerApp> another_node();
+
   // --- HTTP, in-process (counted in the metrics, as the HTTP server does) ---
   http::Response dispatch(http::Request request);
   // `path` may carry a query string ("/v1/admin/devices?state=stale").
   http::Response call(const std::string& method, const std::string& path, std::string body = {},
                       const std::string& content_type = {}, const std::string& bearer = {},
                       const std::string& address = kDefaultAddress);
+  // The same, answered by `node` (thread-safe: it touches nothing of the fixture's).
+  static http::Response call_node(ServerApp& node, const std::string& method,
+                                   const std::string& path, std::string body = {},
+                                   const std::string& content_type = {},
+                                   const std::string& bearer = {},
+                                   const std::string& address = kDefaultAddress);
 
   // --- Admin routes (with the fixture's all-roles token) ---
   // An admin call that must succeed (REQUIREs 200); returns the JSON answer.
@@ -108,9 +125,9 @@ class ServerFixture {
   // The request a device sends: its cursor, `groups`, `acks`, and its telemetry.
   SyncRequest sync_request(const TestDevice& device, std::vector<WriteGroup> groups = {},
                            std::vector<std::uint64_t> acks = {}) const;
-  // POSTs a request in binary form; the answer whatever it is.
+  // POSTs a request in binary form; the answer whatever it is. `node`: another node answers.
   http::Response sync_call(const TestDevice& device, const SyncRequest& request,
-                           const std::string& address = kDefaultAddress);
+                           const std::string& address = kDefaultAddress, ServerApp* node = nullptr);
   // One sync round trip that must succeed (REQUIREs 200); keeps the answer's cursor, and the
   // device observes the versions it pulled.
   SyncResponse sync(TestDevice& device, std::vector<WriteGroup> groups = {},
@@ -120,12 +137,14 @@ class ServerFixture {
   SyncResponse sync_all(TestDevice& device);
 
   // --- Backups and restores ---
-  // A backup of the server's data as `fieldsync-server admin backup` makes it, in a new file of
-  // the fixture's directory.
+  // A backup of the server's data: on SQLite as `fieldsync-server admin backup` makes it, in a new
+  // file of the fixture's directory; on PostgreSQL a copy of the database (the app is stopped
+  // while it is made). Returns the file or the copy's name.
   std::string backup(const std::string& name);
-  // The server restored from `backup_file` as `fieldsync-server admin restore` does it (a new
-  // epoch): the app is stopped, and started again on the restored data.
-  void restore(const std::string& backup_file);
+  // The server restored from `backup` in a new epoch (`fieldsync-server admin restore`; on
+  // PostgreSQL the copy put back, then `admin new-epoch`): the app is stopped, and started again
+  // on the restored data.
+  void restore(const std::string& backup);
   // The app stops (its storage closes) and starts again on the same data directory.
   void stop();
   void start();
@@ -133,6 +152,7 @@ class ServerFixture {
   // --- Reading the server's storage ---
   // Runs `read` in a transaction of its own, rolled back before it returns (a transaction holds
   // the SQLite backend's one connection, so no call may be made while one is open).
+  // (Not through run_transaction: nothing races with a test's single thread.)
   template <class Read>
   auto inspect(Read read) {
     auto tx = app->storage().begin();
@@ -140,7 +160,8 @@ class ServerFixture {
   }
 
   dev::ScratchDir dir;
-  ServerOptions options;
+  std::unique_ptr<dev::ScratchDatabase> database;  // with PostgreSQL only
+  ServerOptions options;                           // as the fixture's nodes are made
   FakeClockSource clock{kStartMs, 1'000};
   std::ostringstream log_text;  // the server's log lines, shown when a call fails
   std::unique_ptr<ServerApp> app;

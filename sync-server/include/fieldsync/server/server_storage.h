@@ -5,16 +5,20 @@
 // Work happens in transactions: begin() hands out a StorageTransaction, whose reads see one
 // consistent state and whose writes become visible and durable together at commit(). A
 // transaction that is destroyed without commit() rolls back. Methods take and return batches
-// where a sync touches many rows, so a backend can send them in few round trips.
+// where a sync touches many rows, so a backend can send them in few round trips. Work that writes
+// runs through run_transaction() (below): a backend that lets writers run side by side
+// (PostgreSQL) may abort one that lost a race with another, and run_transaction runs it again.
 //
 // Sequence numbers: every accepted change gets the next number of one server-wide sequence; the
 // current state of a field and each conflict-log entry carry the number of the change that last
 // touched them, and a device's cursor is a position in that sequence. A backend must hand out
-// positions to pulls so that nothing below a served position can still appear later (on SQLite
-// writers are serialised, so commit order is sequence order).
+// positions to pulls (last_seq) so that nothing at or below a served position can still appear
+// later (on SQLite writers are serialised, so commit order is sequence order; PostgreSQL hands
+// out numbers before commit, see postgres_storage.cpp).
 //
 // Threading: a ServerStorage is shared by all request threads; each transaction belongs to one
-// thread.
+// thread, and a thread holds at most one transaction at a time (the SQLite backend has one
+// connection: a second begin() on the same thread would wait forever).
 #pragma once
 
 #include <cstdint>
@@ -23,9 +27,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fieldsync/change.h"
+#include "fieldsync/error.h"
 #include "fieldsync/sync_messages.h"
 
 namespace fieldsync::server {
@@ -266,6 +272,12 @@ struct ConflictEntry {
   std::uint64_t seq = 0;               // the change that last touched the entry
 };
 
+// Failed authentication attempts counted under one key (an address, an account).
+struct AuthFailures {
+  std::uint64_t count = 0;
+  std::int64_t oldest_ms = 0;  // when the oldest of them happened (0: none)
+};
+
 // What admins see of a conflict-log entry: who and when, never the values.
 struct ConflictMetadata {
   RecordId record_id;
@@ -361,7 +373,9 @@ class StorageTransaction {
   // holds (DESIGN.md section 4), and a new origin, so that no stamp the server makes from now on
   // can equal one it made in the timeline the restore undid (devices may still hold those).
   virtual void start_new_epoch() = 0;
-  // The highest sequence number given to a change so far (0: none).
+  // The position up to which this transaction may serve pulls: every change numbered at or below
+  // it is visible to this transaction, and no other can appear later (0: none). On SQLite the
+  // highest number given so far; on PostgreSQL it stops below any writer still running.
   virtual std::uint64_t last_seq() = 0;
   // The highest HLC the server has stamped or seen, so its clock never goes back.
   virtual Hlc clock_floor() = 0;
@@ -420,9 +434,10 @@ class StorageTransaction {
   virtual void put_conflicts(std::span<const ConflictEntry> entries) = 0;  // insert or replace
 
   // --- Pulls ---
-  // Current winners in `cases` with after < seq, in sequence order, at most `limit`.
+  // Current winners in `cases` with after < seq <= up_to, in sequence order, at most `limit`.
   virtual std::vector<StoredChange> current_since(std::span<const CaseId> cases,
-                                                  std::uint64_t after, std::size_t limit) = 0;
+                                                  std::uint64_t after, std::uint64_t up_to,
+                                                  std::size_t limit) = 0;
   // Every current winner of one case with seq <= up_to (backfill of a newly allocated case).
   virtual std::vector<StoredChange> current_of_case(const CaseId& case_id,
                                                     std::uint64_t up_to) = 0;
@@ -477,6 +492,14 @@ class StorageTransaction {
   virtual std::vector<fieldsync::Directive> acknowledge_directives(
       const OriginId& device, std::span<const std::uint64_t> ids, std::int64_t now_ms) = 0;
 
+  // --- Failed authentication (kept here so that the limits hold across server nodes) ---
+  // Counts one failed attempt under `key`.
+  virtual void add_auth_failure(const std::string& key, std::int64_t at_ms) = 0;
+  // The failed attempts under `key` made after `since_ms`.
+  virtual AuthFailures auth_failures(const std::string& key, std::int64_t since_ms) = 0;
+  // Forgets every failed attempt made at or before `before_ms`, under every key.
+  virtual void forget_auth_failures(std::int64_t before_ms) = 0;
+
   // --- The audit log (append-only, hash-chained) ---
   // Appends `entry` as the chain's next row, hashed from the previous row's hash (audit_chain.h),
   // and records the new head. The previous row is read inside this transaction under a lock that
@@ -500,11 +523,64 @@ class StorageTransaction {
 class ServerStorage {
  public:
   virtual ~ServerStorage() = default;
-  // A read-write transaction. Writers may wait for one another; they never fail for it.
+  // A read-write transaction. Writers may wait for one another. On a backend that runs writers
+  // side by side, any statement or the commit may throw TransactionRaceError: prefer
+  // run_transaction(), which runs the work again.
   virtual std::unique_ptr<StorageTransaction> begin() = 0;
-  // Bytes the storage occupies (for the admins' overview).
+  // Bytes the storage occupies (for the admins' overview); may be called while the thread holds
+  // a transaction.
   virtual std::uint64_t size_bytes() = 0;
 };
+
+// Thrown by a backend when a transaction lost a race with a concurrent one (PostgreSQL: a
+// serialization failure or a deadlock) and nothing of it was kept: the same work, run again in a
+// new transaction, may succeed. Should it escape run_transaction, it is a 503 (kUnavailable).
+class TransactionRaceError : public Error {
+ public:
+  explicit TransactionRaceError(std::string message)
+      : Error(ErrorCode::kUnavailable, std::move(message)) {}
+};
+
+inline constexpr int kTransactionAttempts = 10;
+
+// Waits a little, longer after each lost race, so that racing transactions fall out of step.
+void pause_before_retry(int attempt);
+
+// Runs `work()`, and runs it again while it throws TransactionRaceError, up to
+// kTransactionAttempts times in all. `work` begins and commits its own transactions (it may
+// hand one over to code that rolls it back and records a refusal in another); it must keep its
+// effects inside them, or make them safe to repeat: it must not answer, log or count in memory
+// anything that an attempt which lost a race did. Prefer run_transaction for one transaction.
+template <class Work>
+auto retry_lost_races(Work&& work) -> std::invoke_result_t<Work&> {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return work();
+    } catch (const TransactionRaceError&) {
+      if (attempt >= kTransactionAttempts) throw;
+    }
+    pause_before_retry(attempt);
+  }
+}
+
+// Runs `body(tx)` in a new transaction and commits it; returns what `body` returned. When the
+// backend reports a lost race (from any statement or from the commit), the whole of `body` runs
+// again in a fresh transaction (retry_lost_races), so the same rules hold for `body`.
+template <class Body>
+auto run_transaction(ServerStorage& storage, Body&& body)
+    -> std::invoke_result_t<Body&, StorageTransaction&> {
+  return retry_lost_races([&]() -> std::invoke_result_t<Body&, StorageTransaction&> {
+    std::unique_ptr<StorageTransaction> tx = storage.begin();
+    if constexpr (std::is_void_v<std::invoke_result_t<Body&, StorageTransaction&>>) {
+      body(*tx);
+      tx->commit();
+    } else {
+      auto result = body(*tx);
+      tx->commit();
+      return result;
+    }
+  });
+}
 
 // The embedded default: one SQLite database (WAL, each commit synced) in `data_dir`, created with
 // its schema on first use. Opens `data_dir`/fieldsync-server.db; creates `data_dir` if needed.
@@ -527,5 +603,12 @@ std::string restore_sqlite_storage(const std::string& backup_file, const std::st
 // Starts a new epoch in the database of `data_dir`, for a restore made by other means (a
 // file-system snapshot put back). Error(kConflict) while the storage is open anywhere.
 void start_new_sqlite_epoch(const std::string& data_dir);
+
+// Several server nodes on one PostgreSQL database: `connection` is a libpq connection string
+// (a postgres:// URI, or key=value pairs), passed to libpq as it is, so TLS settings such as
+// sslmode=verify-full and sslrootcert go in it. Each node keeps a pool of `connections`
+// connections; the schema is created or brought up to date on first use.
+std::unique_ptr<ServerStorage> open_postgres_storage(const std::string& connection,
+                                                     std::size_t connections);
 
 }  // namespace fieldsync::server

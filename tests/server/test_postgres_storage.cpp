@@ -1,0 +1,303 @@
+// What only the PostgreSQL backend has to get right, with the interleavings forced step by step on
+// several connections (each a transaction of the storage's pool, or a thread blocked on one):
+// - a pull never moves past a change numbered before another but committed after it;
+// - of two transactions using one enrolment code, or writing one receipt, the second waits, loses
+//   the race (serialization failure) and, run again by run_transaction, sees the first one's work;
+// - of two transactions appending to the audit chain, the second waits, loses the race for the
+//   head and, run again, chains its row after the first one's;
+// - the audit log refuses UPDATE, DELETE and TRUNCATE, and a row altered behind its triggers'
+//   back is found by the chain's check;
+// - nodes starting together on an empty database migrate it once;
+// - a connection lost mid-transaction fails that request only.
+// A blocked transaction is recognised by asking the server (pg_stat_activity), never by waiting a
+// while. Tagged [postgres]: they run only in the PostgreSQL pass of the suite.
+#include <catch2/catch.hpp>
+
+#include <libpq-fe.h>
+
+#include <future>
+#include <set>
+#include <thread>
+
+#include "fieldsync/dev/make_change.h"
+#include "fieldsync/dev/scratch_database.h"
+#include "audit_chain.h"
+#include "fieldsync/server/server_storage.h"
+
+using namespace fieldsync;
+using namespace fieldsync::server;
+
+namespace {
+
+// A plain connection to the test database, for asking the server what the storage's own
+// connections are doing.
+class Observer {
+ public:
+  explicit Observer(const std::string& connection) : conn_(PQconnectdb(connection.c_str())) {
+    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
+  }
+  ~Observer() { PQfinish(conn_); }
+
+  std::string value(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    INFO(PQerrorMessage(conn_));
+    REQUIRE(PQresultStatus(result) == PGRES_TUPLES_OK);
+    std::string text = PQntuples(result) > 0 ? PQgetvalue(result, 0, 0) : "";
+    PQclear(result);
+    return text;
+  }
+
+  // Runs a statement; the server's error message, empty if it succeeded.
+  std::string error_of(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    PQclear(result);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? "" : PQerrorMessage(conn_);
+  }
+
+  // Returns once some other session of this database waits for a lock.
+  void wait_until_one_blocks() {
+    for (;;) {
+      if (value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'") != "0") {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+Change change_of(const CaseId& case_id, const std::string& value) {
+  static std::uint64_t counter = 0;
+  const OriginId device = Uuid::random_v4();
+  return dev::make_change("note", Uuid::random_v4(), case_id, "content", Value::text(value),
+                          {Hlc(1'709'280'000'000, 0), device}, Uuid::random_v4(), "amira", {},
+                          ++counter);
+}
+
+// Appends one change and sets it as its field's winner; returns its sequence number.
+std::uint64_t write_change(StorageTransaction& tx, const Change& change) {
+  const std::uint64_t seq = tx.append_history(std::span(&change, 1), 1'000).front();
+  const StoredChange stored{change, seq, 1'000};
+  tx.put_current(std::span(&stored, 1));
+  return seq;
+}
+
+AuditEntry audit_entry(const std::string& actor) {
+  AuditEntry entry;
+  entry.at_ms = 1'709'280'000'000;
+  entry.node = "n1";
+  entry.actor = actor;
+  entry.action = "test.event";
+  entry.detail = "{}";
+  entry.case_ids = {Uuid::random_v4()};
+  return entry;
+}
+
+std::vector<std::uint64_t> seqs_of(const std::vector<StoredChange>& changes) {
+  std::vector<std::uint64_t> seqs;
+  for (const StoredChange& stored : changes) seqs.push_back(stored.seq);
+  return seqs;
+}
+
+}  // namespace
+
+TEST_CASE("A pull never passes a change that commits after a later-numbered one",
+          "[postgres][order]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  const CaseId case_id = Uuid::random_v4();
+  const std::vector<CaseId> scope = {case_id};
+
+  auto early = storage->begin();  // takes number n, then stays open
+  const std::uint64_t n = write_change(*early, change_of(case_id, "early"));
+  std::uint64_t late_seq = 0;
+  {
+    auto late = storage->begin();  // takes n + 1 and commits first
+    late_seq = write_change(*late, change_of(case_id, "late"));
+    late->commit();
+  }
+  REQUIRE(late_seq == n + 1);
+
+  {
+    auto pull = storage->begin();
+    // n + 1 is committed and visible: a cursor at the highest visible number would skip n.
+    CHECK(seqs_of(pull->current_since(scope, 0, INT64_MAX, 100)) == std::vector<std::uint64_t>{n + 1});
+    CHECK(pull->last_seq() == n - 1);
+    CHECK(pull->current_since(scope, 0, pull->last_seq(), 100).empty());
+
+    early->commit();
+    // This transaction's position was fixed when it began: still below n.
+    CHECK(pull->last_seq() == n - 1);
+  }
+  auto after = storage->begin();
+  CHECK(after->last_seq() == n + 1);
+  CHECK(seqs_of(after->current_since(scope, n - 1, after->last_seq(), 100)) ==
+        std::vector<std::uint64_t>{n, n + 1});
+}
+
+TEST_CASE("A transaction's position covers its own changes but no one else's",
+          "[postgres][order]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  const CaseId case_id = Uuid::random_v4();
+
+  auto writer = storage->begin();
+  const std::uint64_t first = write_change(*writer, change_of(case_id, "one"));
+  const std::uint64_t second = write_change(*writer, change_of(case_id, "two"));
+  CHECK(writer->last_seq() == second);  // its own, one after the other
+
+  auto other = storage->begin();
+  const std::uint64_t others = write_change(*other, change_of(case_id, "other"));
+  const std::uint64_t third = write_change(*writer, change_of(case_id, "three"));
+  REQUIRE(third == others + 1);
+  CHECK(writer->last_seq() == second);  // `others` is not its own, and not yet committed
+  CHECK(other->last_seq() == first - 1);  // `writer` is still running
+  writer->commit();
+  other->commit();
+}
+
+TEST_CASE("Of two transactions using one enrolment code, one wins", "[postgres][enrolment]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  Observer observer(database.connection());
+  run_transaction(*storage, [](StorageTransaction& tx) {
+    tx.put_team({"north", "North"});
+    tx.put_user({"amira", "north", Role::kWorker, "Amira"});
+    tx.put_enrolment_code({"CODE0001", Bytes(32, 1), "amira", 0, 1'000'000});
+  });
+
+  auto first = storage->begin();
+  REQUIRE(first->use_enrolment_code("CODE0001", Uuid::random_v4(), 10));
+  int attempts = 0;
+  auto second = std::async(std::launch::async, [&] {
+    return run_transaction(*storage, [&](StorageTransaction& tx) {
+      ++attempts;
+      return tx.use_enrolment_code("CODE0001", Uuid::random_v4(), 20);
+    });
+  });
+  observer.wait_until_one_blocks();  // the second waits for the first's row
+  first->commit();
+  CHECK_FALSE(second.get());  // lost the race, ran again, found the code used
+  CHECK(attempts == 2);
+  CHECK(observer.value("SELECT used_at FROM enrolment_codes") == "10");
+}
+
+TEST_CASE("Of two transactions writing one receipt, the second runs again and sees the first's",
+          "[postgres][idempotency]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  Observer observer(database.connection());
+  const OriginId device = Uuid::random_v4();
+  const Receipt receipt{Uuid::random_v4(), 1, 3, Bytes(32, 7)};
+
+  auto first = storage->begin();
+  REQUIRE(first->receipts_overlapping(device, 1, 3).empty());
+  first->put_receipt(device, receipt);
+  int attempts = 0;
+  auto second = std::async(std::launch::async, [&] {
+    return run_transaction(*storage, [&](StorageTransaction& tx) {
+      ++attempts;
+      const auto found = tx.receipts_overlapping(device, 1, 3);
+      if (found.empty()) tx.put_receipt(device, receipt);  // as a push does: check, then write
+      return found.size();
+    });
+  });
+  observer.wait_until_one_blocks();  // the second's insert waits on the first's key
+  first->commit();
+  CHECK(second.get() == 1);
+  CHECK(attempts == 2);
+  CHECK(observer.value("SELECT count(*) FROM receipts") == "1");
+}
+
+TEST_CASE("Of two transactions appending to the audit chain, the second chains after the first",
+          "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  Observer observer(database.connection());
+
+  auto first = storage->begin();
+  first->append_audit(audit_entry("first"));
+  int attempts = 0;
+  auto second = std::async(std::launch::async, [&] {
+    return run_transaction(*storage, [&](StorageTransaction& tx) {
+      ++attempts;
+      tx.teams();  // its snapshot is taken before the first commits, as a long sync's would be
+      return tx.append_audit(audit_entry("second")).seq;
+    });
+  });
+  observer.wait_until_one_blocks();  // the second waits for the first's lock on the chain
+  first->commit();
+  CHECK(second.get() == 2);
+  CHECK(attempts == 2);
+  const AuditVerification chain = verify_audit_chain(*storage);
+  CHECK(chain.intact);
+  CHECK(chain.rows_checked == 2);
+  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 2") == "second");
+}
+
+TEST_CASE("The audit log refuses changes, and one made behind its triggers' back is found",
+          "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 2);
+  for (const char* actor : {"one", "two", "three"}) {
+    run_transaction(*storage, [&](StorageTransaction& tx) { tx.append_audit(audit_entry(actor)); });
+  }
+  Observer observer(database.connection());
+  CHECK(observer.error_of("UPDATE audit_log SET actor = 'x' WHERE seq = 2").find("append-only") !=
+        std::string::npos);
+  CHECK(observer.error_of("DELETE FROM audit_log WHERE seq = 2").find("append-only") !=
+        std::string::npos);
+  CHECK(observer.error_of("DELETE FROM audit_cases").find("append-only") != std::string::npos);
+  CHECK(observer.error_of("TRUNCATE audit_log, audit_cases").find("append-only") !=
+        std::string::npos);
+  REQUIRE(verify_audit_chain(*storage).intact);
+
+  REQUIRE(observer.error_of("ALTER TABLE audit_log DISABLE TRIGGER USER") == "");
+  REQUIRE(observer.error_of("UPDATE audit_log SET actor = 'x' WHERE seq = 2") == "");
+  const AuditVerification chain = verify_audit_chain(*storage);
+  CHECK_FALSE(chain.intact);
+  CHECK(chain.first_bad_seq == std::optional<std::uint64_t>(2));
+}
+
+TEST_CASE("Nodes starting together on an empty database create its schema once",
+          "[postgres][schema]") {
+  dev::ScratchDatabase database;
+  constexpr int kNodes = 4;
+  std::vector<std::future<std::unique_ptr<ServerStorage>>> opening;
+  for (int i = 0; i < kNodes; ++i) {
+    opening.push_back(std::async(std::launch::async, [&] { return open_postgres_storage(database.connection(), 1); }));
+  }
+  std::set<Uuid> epochs;
+  for (auto& node : opening) {
+    auto storage = node.get();
+    epochs.insert(run_transaction(*storage, [](StorageTransaction& tx) { return tx.epoch(); }));
+  }
+  CHECK(epochs.size() == 1);
+  Observer observer(database.connection());
+  CHECK(observer.value("SELECT count(*) FROM schema_version") == "1");
+}
+
+TEST_CASE("A connection lost mid-transaction fails that transaction only", "[postgres][pool]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 1);
+  Observer observer(database.connection());
+  run_transaction(*storage, [](StorageTransaction& tx) { tx.put_team({"north", "North"}); });
+
+  {
+    auto tx = storage->begin();
+    observer.value("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    try {
+      tx->teams();
+      FAIL("a query on a terminated connection succeeded");
+    } catch (const Error& error) {
+      CHECK(error.is(ErrorCode::kUnavailable));
+    }
+  }
+  // The pool's only connection is opened again for the next transaction.
+  CHECK(run_transaction(*storage, [](StorageTransaction& tx) { return tx.teams(); }).size() == 1);
+}

@@ -1,0 +1,132 @@
+// Several server nodes on one storage (DESIGN.md sections 5 and 6), as behind a load balancer:
+// what one node did, the others know (changes, failed attempts); an enrolment code raced on by
+// two nodes enrols one device; a write group sent to two nodes at once is accepted once, and both
+// answers acknowledge it. The races run on threads released together; what they check holds
+// whichever thread wins, so nothing depends on timing. Runs on both backends (SQLite: two
+// connections to one file).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <latch>
+#include <thread>
+
+#include "server_fixture.h"
+
+using namespace fieldsync;
+using namespace fieldsync::server;
+using namespace fieldsync::server::testing;
+
+namespace {
+
+// Runs `work(i)` for i in [0, count) on threads released at the same moment; the results in order.
+template <class Work>
+auto all_at_once(int count, Work work) {
+  std::latch start(count);
+  std::vector<std::future<std::invoke_result_t<Work&, int>>> results;
+  for (int i = 0; i < count; ++i) {
+    results.push_back(std::async(std::launch::async, [&, i] {
+      start.arrive_and_wait();
+      return work(i);
+    }));
+  }
+  std::vector<std::invoke_result_t<Work&, int>> answers;
+  for (auto& result : results) answers.push_back(result.get());
+  return answers;
+}
+
+}  // namespace
+
+TEST_CASE("A change pushed through one node is pulled through another", "[server][nodes]") {
+  ServerFixture server;
+  Casework work(server);
+  auto second = server.another_node();
+  const RecordId visit = Uuid::random_v4();
+  server.sync(work.amira_phone, {server.write(work.amira_phone, "visit", visit, work.case_a,
+                                              valid_visit("seen at home"))});
+
+  const http::Response answer = server.sync_call(work.amira_tablet, server.sync_request(work.amira_tablet),
+                                                 kDefaultAddress, second.get());
+  REQUIRE(answer.status == 200);
+  const SyncResponse pulled = decode_response(answer.body, WireFormat::kBinary);
+  CHECK(fields_of(pulled, visit).at("observations").value == text("seen at home"));
+}
+
+TEST_CASE("Failed attempts counted by one node limit every node", "[server][nodes][auth]") {
+  ServerOptions options;
+  options.credentials.max_failures = 3;
+  options.credentials.failure_window_ms = 60'000;
+  ServerFixture server(options);
+  auto second = server.another_node();
+  const std::string wrong = "0123456789abcdef0123456789abcdef." + std::string(64, 'f');
+
+  for (ServerApp* node : {server.app.get(), second.get(), server.app.get()}) {
+    CHECK(ServerFixture::call_node(*node, "POST", "/v1/sync", "", "application/x-fieldsync", wrong)
+              .status == 401);
+  }
+  // The fourth attempt, on the node that saw one of the three, is over the limit.
+  const http::Response limited =
+      ServerFixture::call_node(*second, "POST", "/v1/sync", "", "application/x-fieldsync", wrong);
+  CHECK(limited.status == 429);
+  CHECK(error_name(limited) == "rate_limited");
+
+  // The window moves on for every node.
+  server.clock.advance(60'001);
+  CHECK(ServerFixture::call_node(*second, "POST", "/v1/sync", "", "application/x-fieldsync", wrong)
+            .status == 401);
+}
+
+TEST_CASE("Two nodes racing on one enrolment code enrol one device", "[server][nodes][enrolment]") {
+  ServerFixture server;
+  server.create_team("north");
+  server.create_user("amira", "north");
+  auto second = server.another_node();
+  constexpr int kRacers = 6;
+
+  for (int round = 0; round < 3; ++round) {
+    const std::string code = server.enrolment_code("amira");
+    const nlohmann::json body = {{"code", code}, {"platform", "android 14"}};
+    const auto statuses = all_at_once(kRacers, [&](int i) {
+      ServerApp& node = i % 2 == 0 ? *server.app : *second;
+      // Each from its own address, so that no racer is refused for the others' failures.
+      const std::string address = "192.0.2." + std::to_string(100 + i);
+      return ServerFixture::call_node(node, "POST", "/v1/enrol", body.dump(), "application/json", {},
+                                      address)
+          .status;
+    });
+    INFO("round " << round);
+    CHECK(std::count(statuses.begin(), statuses.end(), 200) == 1);
+    CHECK(std::count(statuses.begin(), statuses.end(), 401) == kRacers - 1);
+  }
+  CHECK(server.admin("GET", "/v1/admin/devices").at("devices").size() == 3);
+}
+
+TEST_CASE("A write group sent to two nodes at once is accepted once", "[server][nodes][idempotency]") {
+  ServerFixture server;
+  Casework work(server);
+  auto second = server.another_node();
+  TestDevice& phone = work.amira_phone;
+
+  for (int round = 0; round < 5; ++round) {
+    const RecordId visit = Uuid::random_v4();
+    const WriteGroup group = server.write(phone, "visit", visit, work.case_a,
+                                          valid_visit("round " + std::to_string(round)));
+    const SyncRequest request = server.sync_request(phone, {group});
+    const auto answers = all_at_once(2, [&](int i) {
+      return server.sync_call(phone, request, kDefaultAddress, i == 0 ? server.app.get() : second.get());
+    });
+    INFO("round " << round);
+    for (const http::Response& answer : answers) {
+      REQUIRE(answer.status == 200);
+      const SyncResponse response = decode_response(answer.body, WireFormat::kBinary);
+      CHECK(response.acks == std::vector<WriteGroupId>{group.id});
+      CHECK(response.rejections.empty());
+    }
+    for (const Change& change : group.changes) {
+      const auto history = server.inspect([&](StorageTransaction& tx) {
+        return tx.field_history({change.record_id, change.field});
+      });
+      CHECK(history.size() == 1);
+    }
+  }
+}
