@@ -1,5 +1,6 @@
 // A real fieldsync-server process on 127.0.0.1 for the demo, the integration tests and the
-// benchmarks: started with a data directory and a free port (read back from --port-file), an
+// benchmarks: started with a data directory (or a PostgreSQL database that several such processes
+// share, each a node of one service) and a free port (read back from --port-file), an
 // admin token made with `fieldsync-server admin create-token` (and any other admin command, such
 // as backup and restore), stopped with SIGTERM (clean) or SIGKILL (a crash), and restarted on the
 // same data and port. Development support only.
@@ -26,7 +27,9 @@ namespace fieldsync::dev {
 
 struct ServerProcessOptions {
   std::string binary;                   // path of fieldsync-server
-  std::string data_dir;                 // created if missing
+  std::string data_dir;                 // created if missing; with `database`, only the port file
+                                        // and the log go there
+  std::string database = {};            // a postgres:// URI: the data is kept there instead
   std::string log_file = {};                 // empty: data_dir/server.log
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
   std::chrono::milliseconds start_timeout{20'000};
@@ -77,11 +80,11 @@ class ServerProcess {
     start();
   }
 
-  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (the command
-  // and its options quoted by the caller); returns its standard output. Throws if it fails.
+  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (or
+  // `--database <URI>`; the command and its options quoted by the caller); returns its standard
+  // output. Throws if it fails.
   std::string run_admin(const std::string& command) const {
-    const std::string line =
-        "'" + options_.binary + "' admin " + command + " --data '" + options_.data_dir + "'";
+    const std::string line = "'" + options_.binary + "' admin " + command + " " + storage_flag();
     FILE* pipe = ::popen(line.c_str(), "r");
     if (!pipe) throw std::runtime_error("cannot run " + options_.binary);
     std::string output;
@@ -101,11 +104,21 @@ class ServerProcess {
   }
 
  private:
+  std::string storage_flag() const {
+    return options_.database.empty() ? "--data '" + options_.data_dir + "'"
+                                     : "--database '" + options_.database + "'";
+  }
+
   void start() {
     const std::string port_file = options_.data_dir + "/server.port";
     std::filesystem::remove(port_file);
-    std::vector<std::string> args = {options_.binary, "--data", options_.data_dir, "--port",
-                                     std::to_string(port_), "--port-file", port_file};
+    std::vector<std::string> args = {options_.binary, "--port", std::to_string(port_),
+                                     "--port-file", port_file};
+    if (options_.database.empty()) {
+      args.insert(args.end(), {"--data", options_.data_dir});
+    } else {
+      args.insert(args.end(), {"--database", options_.database});
+    }
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
