@@ -17,6 +17,10 @@
 //
 // Then the bugs the chaos found, replayed step by step.
 //
+// On PostgreSQL (FIELDSYNC_TEST_STORAGE=postgres, as ctest's `e2e.postgres.` run sets) the server is
+// three nodes sharing one database, and each request of each device goes to a node picked at
+// random, so one device's pushes and pulls interleave across nodes (support/sync_harness.h).
+//
 // FIELDSYNC_PROPERTY_SEEDS overrides the number of seeds (default 20), FIELDSYNC_CHAOS_STEPS the
 // steps per seed, FIELDSYNC_CHAOS_SEED runs that one seed only, FIELDSYNC_CHAOS_TRANSFERS=0 leaves
 // out cases moving between workers and teams (see with_transfers). A failure names its seed; the seed
@@ -156,6 +160,9 @@ class Chaos {
       }
       acks_dropped += ledger.acks_dropped;
       tally_.rejections += ledger.rejected.size();
+      // With several nodes (PostgreSQL), the device's requests went to each of them.
+      if (server_.node_count() > 1)
+        CHECK(device->transport().requests_per_node().size() == server_.node_count());
     }
     const HistoryAudit audit = audit_history(tx);
     INFO("history:" << lines(audit.problems));

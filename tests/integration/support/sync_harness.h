@@ -18,6 +18,11 @@
 // Stores and the server's data go to /dev/shm when it exists (FIELDSYNC_TEST_TMPDIR overrides):
 // the processes are killed, never the machine, so fsync buys these tests nothing but time.
 //
+// Storage: SQLite and one server process by default. With FIELDSYNC_TEST_STORAGE=postgres (ctest
+// sets it for the tests it runs a second time under the `postgres` fixture) the server is several
+// nodes (FIELDSYNC_TEST_NODES, default 3) sharing one throwaway PostgreSQL database, as behind a
+// load balancer, and every request a device makes goes to a node picked at random.
+//
 // Not thread-safe: a TestServer belongs to one thread; a Device may move to another thread and is
 // then used by that thread only (LedgerTransport::in_flight aside, which any thread may read).
 #pragma once
@@ -46,6 +51,7 @@
 #include "fieldsync/clock_source.h"
 #include "fieldsync/content_coding.h"
 #include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/error.h"
@@ -121,6 +127,11 @@ class LedgerTransport final : public platform::HttpTransport {
       : inner_(std::move(inner)), random_(seed) {}
 
   void set_drop_probability(double probability) { drop_probability_ = probability; }
+  // Sends each request to one of `base_urls` (scheme://host:port) picked at random, as a load
+  // balancer in front of several server nodes would; empty: to the address the request names.
+  void set_nodes(std::vector<std::string> base_urls) { nodes_ = std::move(base_urls); }
+  // Requests sent to each node of set_nodes(), by its index.
+  const std::map<std::size_t, std::size_t>& requests_per_node() const { return per_node_; }
   // The next `answers` 2xx sync answers are dropped, whatever the probability.
   void drop_next(std::size_t answers) { forced_drops_ = answers; }
   const SyncLedger& ledger() const { return ledger_; }
@@ -132,7 +143,8 @@ class LedgerTransport final : public platform::HttpTransport {
   // True while a sync request is out; may be read from any thread.
   bool in_flight() const { return in_flight_.load(); }
 
-  platform::HttpResponse send(const platform::HttpRequest& request) override {
+  platform::HttpResponse send(const platform::HttpRequest& original) override {
+    const platform::HttpRequest request = to_some_node(original);
     const bool is_sync = request.url.ends_with("/v1/sync");
     if (!is_sync) return inner_->send(request);
     const WireFormat format = has_json_type(request) ? WireFormat::kJson : WireFormat::kBinary;
@@ -183,6 +195,21 @@ class LedgerTransport final : public platform::HttpTransport {
   }
 
  private:
+  // The request with its scheme://host:port replaced by a node picked at random.
+  platform::HttpRequest to_some_node(const platform::HttpRequest& request) {
+    if (nodes_.empty()) return request;
+    const std::size_t authority = request.url.find("://");
+    const std::size_t path = authority == std::string::npos
+                                 ? std::string::npos
+                                 : request.url.find('/', authority + 3);
+    const std::size_t node =
+        std::uniform_int_distribution<std::size_t>(0, nodes_.size() - 1)(node_random_);
+    ++per_node_[node];
+    platform::HttpRequest routed = request;
+    routed.url = nodes_[node] + (path == std::string::npos ? "" : request.url.substr(path));
+    return routed;
+  }
+
   // A body as it was encoded, inflated when it travelled in gzip.
   static std::string plain_body(const platform::HttpRequest& request) {
     for (const auto& [name, value] : request.headers) {
@@ -205,6 +232,9 @@ class LedgerTransport final : public platform::HttpTransport {
 
   std::unique_ptr<platform::HttpTransport> inner_;
   std::mt19937_64 random_;
+  std::mt19937_64 node_random_{random_()};  // apart from random_, so drops stay as they were
+  std::vector<std::string> nodes_;
+  std::map<std::size_t, std::size_t> per_node_;
   double drop_probability_ = 0;
   std::size_t forced_drops_ = 0;
   std::function<void(SyncPhase)> during_sync_;
@@ -295,12 +325,29 @@ class Device {
   std::unique_ptr<client::Store> store_;
 };
 
-// The server's storage, opened in this process once the server process has stopped; one
+// Where the server under test keeps its data: a SQLite directory, or a PostgreSQL database
+// shared by several nodes (see the top of this file).
+struct StorageUnderTest {
+  bool postgres = false;
+  std::size_t nodes = 1;
+};
+
+inline StorageUnderTest storage_under_test() {
+  const char* storage = std::getenv("FIELDSYNC_TEST_STORAGE");
+  if (!storage || std::string(storage) != "postgres") return {};
+  std::size_t nodes = 3;
+  if (const char* text = std::getenv("FIELDSYNC_TEST_NODES")) nodes = std::strtoull(text, nullptr, 10);
+  return {true, std::max<std::size_t>(nodes, 1)};
+}
+
+// The server's storage, opened in this process once the server processes have stopped; one
 // read transaction for every check.
 class ServerState {
  public:
+  explicit ServerState(std::unique_ptr<server::ServerStorage> storage)
+      : storage_(std::move(storage)), tx_(storage_->begin()) {}
   explicit ServerState(const std::string& data_dir)
-      : storage_(server::open_sqlite_storage(data_dir)), tx_(storage_->begin()) {}
+      : ServerState(server::open_sqlite_storage(data_dir)) {}
   server::StorageTransaction& tx() { return *tx_; }
 
  private:
@@ -308,42 +355,80 @@ class ServerState {
   std::unique_ptr<server::StorageTransaction> tx_;
 };
 
-// A real fieldsync-server on 127.0.0.1 with its data in a scratch directory, an admin client,
-// and the devices enrolled to it (their stores beside the server's data).
+// A real fieldsync-server on 127.0.0.1 (or several nodes of one on PostgreSQL, see the top of this
+// file) with its data in a scratch directory, an admin client, and the devices enrolled to it
+// (their stores beside the server's data).
 class TestServer {
  public:
-  TestServer()
+  TestServer() : TestServer(storage_under_test()) {}
+  explicit TestServer(StorageUnderTest storage)
       : dir_(scratch_parent(), "fieldsync-e2e"),
-        server_({server_binary(), dir_.file("server")}),
-        admin_transport_(platform::make_curl_transport()),
-        admin_(*admin_transport_, server_.url(), server_.create_admin_token("test admin")) {}
+        database_(storage.postgres ? std::make_unique<dev::ScratchDatabase>() : nullptr) {
+    for (std::size_t i = 0; i < storage.nodes; ++i) {
+      dev::ServerProcessOptions options{server_binary(), dir_.file(node_dir(i))};
+      if (database_) {
+        options.database = database_->uri();
+        options.extra_args = {"--node-name", "node-" + std::to_string(i + 1)};
+      }
+      nodes_.push_back(std::make_unique<dev::ServerProcess>(std::move(options)));
+    }
+    admin_transport_ = platform::make_curl_transport();
+    admin_ = std::make_unique<dev::AdminClient>(*admin_transport_, url(),
+                                                process().create_admin_token("test admin"));
+  }
 
-  dev::ServerProcess& process() { return server_; }
-  dev::AdminClient& admin() { return admin_; }
-  std::string url() const { return server_.url(); }
-  std::string data_dir() const { return dir_.file("server"); }
+  // The first node (the only one on SQLite).
+  dev::ServerProcess& process() { return *nodes_.front(); }
+  dev::ServerProcess& node(std::size_t index) { return *nodes_.at(index); }
+  std::size_t node_count() const { return nodes_.size(); }
+  bool on_postgres() const { return database_ != nullptr; }
+  dev::AdminClient& admin() { return *admin_; }
+  std::string url() const { return nodes_.front()->url(); }
+  std::vector<std::string> urls() const {
+    std::vector<std::string> all;
+    for (const auto& node : nodes_) all.push_back(node->url());
+    return all;
+  }
+  // The SQLite directory (on SQLite only).
+  std::string data_dir() const { return dir_.file(node_dir(0)); }
 
-  // A new device of `user_id`, enrolled with a fresh one-time code. `seed` drives its drops.
+  // A new device of `user_id`, enrolled with a fresh one-time code. `seed` drives its drops and,
+  // with several nodes, which node each of its requests goes to.
   std::unique_ptr<Device> enrol(const std::string& label, const std::string& user_id,
                                 std::int64_t clock_offset_ms = 0, std::uint64_t seed = 1) {
     auto device = std::make_unique<Device>(dir_.path(), label, clock_offset_ms, seed);
-    device->enrol(url(), admin_.enrolment_code(user_id));
+    if (nodes_.size() > 1) device->transport().set_nodes(urls());
+    device->enrol(url(), admin_->enrolment_code(user_id));
     return device;
   }
 
-  // Stops the server cleanly (SIGTERM) and opens its storage here. Returns nullptr if it did not
-  // exit with status 0.
+  // The database goes away under the running nodes (on PostgreSQL only).
+  void drop_database() { database_->drop(); }
+
+  // Stops every node cleanly (SIGTERM) and opens the storage here. Returns nullptr if one did
+  // not exit with status 0.
   std::unique_ptr<ServerState> stop_and_open() {
-    const int status = server_.stop();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return nullptr;
+    bool clean = true;
+    for (auto& node : nodes_) {
+      const int status = node->stop();
+      clean &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (!clean) return nullptr;
+    if (database_) return std::make_unique<ServerState>(server::open_postgres_storage(database_->uri(), 1));
     return std::make_unique<ServerState>(data_dir());
   }
 
  private:
+  // On SQLite the server's data directory; on PostgreSQL a node's port file and log.
+  static std::string node_dir(std::size_t index) {
+    return index == 0 ? "server" : "server-node-" + std::to_string(index + 1);
+  }
+
   dev::ScratchDir dir_;
-  dev::ServerProcess server_;
+  std::unique_ptr<dev::ScratchDatabase> database_;  // before the nodes: they stop first
+  std::vector<std::unique_ptr<dev::ServerProcess>> nodes_;
   std::unique_ptr<platform::HttpTransport> admin_transport_;
-  dev::AdminClient admin_;
+  std::unique_ptr<dev::AdminClient> admin_;
 };
 
 // A field as the device shows it: null when the record or the field is not there.

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -40,6 +41,7 @@ class ScratchDatabase {
     name_ = "fieldsync_test_" + std::to_string(random()) + std::to_string(random());
     run_on_server("CREATE DATABASE " + name_ + " TEMPLATE template0");
     connection_ = with_database(server_, name_);
+    uri_ = uri_of(server_, name_);
   }
   ~ScratchDatabase() {
     try {
@@ -54,9 +56,15 @@ class ScratchDatabase {
   ScratchDatabase(const ScratchDatabase&) = delete;
   ScratchDatabase& operator=(const ScratchDatabase&) = delete;
 
+  // Drops the database now, as a lost database server would leave its clients (their
+  // connections are ended).
+  void drop() { run_on_server("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"); }
+
   // A libpq connection string for the database (key=value pairs).
   const std::string& connection() const { return connection_; }
   const std::string& name() const { return name_; }
+  // The same as a postgres:// URI, the form fieldsync-server's --database takes.
+  const std::string& uri() const { return uri_; }
 
   // A copy of the database as it is now (a backup), dropped with this object; returns its name.
   // No one may be connected to the database meanwhile (PostgreSQL copies through a template).
@@ -103,8 +111,9 @@ class ScratchDatabase {
     }
   }
 
-  // The server's connection string with another database, as key=value pairs.
-  static std::string with_database(const std::string& conninfo, const std::string& database) {
+  // Calls `visit(keyword, value)` for each parameter the connection string sets.
+  template <typename Visit>
+  static void for_each_option(const std::string& conninfo, Visit&& visit) {
     char* error = nullptr;
     std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
         PQconninfoParse(conninfo.c_str(), &error), &PQconninfoFree);
@@ -113,13 +122,44 @@ class ScratchDatabase {
       PQfreemem(error);
       throw std::runtime_error("FIELDSYNC_TEST_POSTGRES is not a connection string: " + message);
     }
-    std::string result = "dbname=" + quoted(database);
     for (const PQconninfoOption* option = options.get(); option->keyword; ++option) {
-      if (option->val && std::string(option->keyword) != "dbname") {
-        result += " " + std::string(option->keyword) + "=" + quoted(option->val);
+      if (option->val) visit(std::string(option->keyword), std::string(option->val));
+    }
+  }
+
+  // The server's connection string with another database, as key=value pairs.
+  static std::string with_database(const std::string& conninfo, const std::string& database) {
+    std::string result = "dbname=" + quoted(database);
+    for_each_option(conninfo, [&](const std::string& keyword, const std::string& value) {
+      if (keyword != "dbname") result += " " + keyword + "=" + quoted(value);
+    });
+    return result;
+  }
+
+  // The server's connection string with another database, as a URI whose query carries every
+  // other parameter (libpq takes any connection parameter there).
+  static std::string uri_of(const std::string& conninfo, const std::string& database) {
+    std::string uri = "postgresql:///" + database;
+    char separator = '?';
+    for_each_option(conninfo, [&](const std::string& keyword, const std::string& value) {
+      if (keyword == "dbname") return;
+      uri += separator + keyword + "=" + percent_encoded(value);
+      separator = '&';
+    });
+    return uri;
+  }
+
+  static std::string percent_encoded(const std::string& value) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const unsigned char c : value) {
+      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += {'%', kHex[c >> 4], kHex[c & 15]};
       }
     }
-    return result;
+    return out;
   }
 
   static std::string quoted(const std::string& value) {
@@ -134,6 +174,7 @@ class ScratchDatabase {
   std::string server_;
   std::string name_;
   std::string connection_;
+  std::string uri_;
   std::vector<std::string> copies_;
 };
 

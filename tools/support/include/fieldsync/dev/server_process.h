@@ -1,5 +1,6 @@
 // A real fieldsync-server process on 127.0.0.1 for the demo, the integration tests and the
-// benchmarks: started with a data directory and a free port (read back from --port-file), an
+// benchmarks: started with a data directory (or a PostgreSQL database that several such processes
+// share, each a node of one service) and a free port (read back from --port-file), an
 // admin token made with `fieldsync-server admin create-token` (and any other admin command, such
 // as backup and restore), stopped with SIGTERM (clean) or SIGKILL (a crash), and restarted on the
 // same data and port. Development support only.
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -26,7 +28,9 @@ namespace fieldsync::dev {
 
 struct ServerProcessOptions {
   std::string binary;                   // path of fieldsync-server
-  std::string data_dir;                 // created if missing
+  std::string data_dir;                 // created if missing; with `database`, only the port file
+                                        // and the log go there
+  std::string database = {};            // a postgres:// URI: the data is kept there instead
   std::string log_file = {};                 // empty: data_dir/server.log
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
   std::chrono::milliseconds start_timeout{20'000};
@@ -77,11 +81,11 @@ class ServerProcess {
     start();
   }
 
-  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (the command
-  // and its options quoted by the caller); returns its standard output. Throws if it fails.
+  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (or
+  // `--database <URI>`; the command and its options quoted by the caller); returns its standard
+  // output. Throws if it fails.
   std::string run_admin(const std::string& command) const {
-    const std::string line =
-        "'" + options_.binary + "' admin " + command + " --data '" + options_.data_dir + "'";
+    const std::string line = "'" + options_.binary + "' admin " + command + " " + storage_flag();
     FILE* pipe = ::popen(line.c_str(), "r");
     if (!pipe) throw std::runtime_error("cannot run " + options_.binary);
     std::string output;
@@ -101,11 +105,21 @@ class ServerProcess {
   }
 
  private:
+  std::string storage_flag() const {
+    return options_.database.empty() ? "--data '" + options_.data_dir + "'"
+                                     : "--database '" + options_.database + "'";
+  }
+
   void start() {
     const std::string port_file = options_.data_dir + "/server.port";
     std::filesystem::remove(port_file);
-    std::vector<std::string> args = {options_.binary, "--data", options_.data_dir, "--port",
-                                     std::to_string(port_), "--port-file", port_file};
+    std::vector<std::string> args = {options_.binary, "--port", std::to_string(port_),
+                                     "--port-file", port_file};
+    if (options_.database.empty()) {
+      args.insert(args.end(), {"--data", options_.data_dir});
+    } else {
+      args.insert(args.end(), {"--database", options_.database});
+    }
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -123,7 +137,11 @@ class ServerProcess {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        throw std::runtime_error("fieldsync-server exited at start; see " + options_.log_file);
+        const std::string how = WIFSIGNALED(status)
+                                    ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                    : "exited with status " + std::to_string(WEXITSTATUS(status));
+        throw std::runtime_error("fieldsync-server " + how + " at start; the end of " +
+                                 options_.log_file + ":\n" + log_tail());
       }
       std::ifstream in(port_file);
       unsigned port = 0;
@@ -135,6 +153,13 @@ class ServerProcess {
     }
     end(SIGKILL);
     throw std::runtime_error("fieldsync-server did not start in time; see " + options_.log_file);
+  }
+
+  // The last lines of the server's log (its scratch directory may be gone when a test reports).
+  std::string log_tail(std::size_t max_bytes = 2000) const {
+    std::ifstream in(options_.log_file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
   }
 
   int end(int signal_number) {
