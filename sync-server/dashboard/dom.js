@@ -41,6 +41,8 @@ function append(element, children) {
   }
 }
 
-export function clear(element) {
+// Replaces what `element` holds with `children` (null ones skipped, as in el()).
+export function fill(element, ...children) {
   element.replaceChildren();
+  append(element, children);
 }

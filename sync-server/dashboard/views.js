@@ -3,7 +3,7 @@
 // from a device or the server goes in as text (dom.js), never as markup.
 import { get, post } from './api.js';
 import { activityChart } from './chart.js';
-import { el } from './dom.js';
+import { el, fill } from './dom.js';
 import {
   REJECTION_CODES, STATE_ADVICE, STATES, STATUS_WORDS, SYNC_OUTCOMES, ago, bytes, clockOffset,
   deviceSummary, duration, percent, plural, setServerTime, shortId, unsynced, when,
@@ -108,7 +108,7 @@ export async function overview(main) {
     get(`/v1/admin/devices?state=at_risk,stale&limit=10`),
   ]);
   const counts = data.devices;
-  main.replaceChildren(
+  fill(main,
     heading('Overview', el('p', { class: 'subtitle',
       text: `${plural(counts.total, 'device')} enrolled. A device is “not synced recently” ` +
         `after ${plural(data.rules.stale_after_h, 'hour')} without a sync.` })),
@@ -155,7 +155,7 @@ function deviceRow(device) {
   return el('tr', { class: `device state-${device.state}`, 'data-device': device.device_id },
     el('td', {}, stateBadge(device.state)),
     el('td', {}, el('a', { href: link, class: 'device-link' }, deviceName(device)),
-      el('div', { class: 'muted', text: `device ${shortId(device.device_id)}` })),
+      el('div', { class: 'muted nowrap', text: `device ${shortId(device.device_id)}` })),
     el('td', { class: 'why', text: deviceSummary(device, rules) }),
     el('td', { text: ago(device.last_sync_ms) }),
     el('td', { class: device.pending_changes ? 'number warn-text' : 'number',
@@ -212,7 +212,7 @@ export async function devices(main, params) {
   el('label', { for: 'device-search', text: 'Search' }), search,
   el('button', { type: 'submit', class: 'button', text: 'Search' }));
 
-  main.replaceChildren(
+  fill(main,
     heading('Devices', el('p', { class: 'subtitle',
       text: `${plural(list.total, 'device')}${state ? ' in this view' : ''}. ` +
         'Devices that need attention are listed first.' })),
@@ -343,7 +343,7 @@ export async function device(main, params, session, id, page) {
     page.redraw();
   };
   const totals = entry.totals;
-  main.replaceChildren(
+  fill(main,
     el('p', { class: 'back' }, el('a', { href: '#/devices', text: '‹ All devices' })),
     heading(`${deviceName(entry)}’s device`, stateBadge(entry.state)),
     el('p', { class: `summary state-${entry.state}`, id: 'device-summary', text: deviceSummary(entry, rules) }),
@@ -363,7 +363,7 @@ export async function device(main, params, session, id, page) {
           : `${when(entry.last_sync_ms)} (${ago(entry.last_sync_ms)})`),
         fact('Last contact', entry.last_seen_ms === null ? 'Never' : ago(entry.last_seen_ms)),
         fact('Unsynced changes', unsynced(entry), entry.pending_changes ? 'warn-text' : ''),
-        fact('Syncs failed in a row', String(entry.failed_in_a_row), entry.failed_in_a_row ? 'warn-text' : ''),
+        fact('Syncs in a row that failed or had work refused', String(entry.failed_in_a_row), entry.failed_in_a_row ? 'warn-text' : ''),
         fact('Last error from the server', entry.last_error
           ? `${errorText(entry.last_error)} (${ago(entry.last_error.at_ms)})` : 'None', 'message'),
         fact('Last error reported by the device', errorText(entry.device_error), 'message'),
@@ -401,7 +401,7 @@ export async function conflicts(main, params) {
     el('option', { value: 'resolved', text: 'Resolved' }),
     el('option', { value: 'all', text: 'All' }));
   filter.value = state;
-  main.replaceChildren(
+  fill(main,
     heading('Conflicts', el('p', { class: 'subtitle', text:
       'A conflict is a value overwritten by someone who had not seen it. Both people are told on ' +
       'their devices; a manager resolves it there. Only who and when are shown here.' })),
@@ -420,7 +420,7 @@ export async function rejections(main, params) {
     el('option', { value: '', text: 'Every reason' }),
     Object.entries(REJECTION_CODES).map(([name, text]) => el('option', { value: name, text })));
   filter.value = code;
-  main.replaceChildren(
+  fill(main,
     heading('Refused work', el('p', { class: 'subtitle', text:
       'Groups of changes the server refused. The device keeps them and shows the worker why; ' +
       'nothing is lost. The values are never shown here.' })),

@@ -105,9 +105,9 @@ export function deviceSummary(device, rules) {
     }
     const failing = rules ? rules.failing_after : 3;
     if (device.failed_in_a_row >= failing) {
-      parts.push(`its last ${plural(device.failed_in_a_row, 'sync')} failed`);
+      parts.push(`its last ${plural(device.failed_in_a_row, 'sync')} failed or had work refused`);
     } else if (device.failed_in_a_row > 0) {
-      parts.push(`its last sync failed`);
+      parts.push('its last sync failed or had work refused');
     }
   }
   const sentence = parts.join(', ');

@@ -29,6 +29,8 @@ struct ServerProcessOptions {
   std::string data_dir;                 // created if missing
   std::string log_file = {};                 // empty: data_dir/server.log
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
+  // "NAME=value" entries added to the child's environment (a faked clock for a test, say).
+  std::vector<std::string> environment = {};
   std::chrono::milliseconds start_timeout{20'000};
 };
 
@@ -76,6 +78,12 @@ class ServerProcess {
     if (running()) stop();
     start();
   }
+  // The same, with `environment` in place of the one it was started with.
+  void restart_with_environment(std::vector<std::string> environment) {
+    if (running()) stop();
+    options_.environment = std::move(environment);
+    start();
+  }
 
   // Runs `fieldsync-server admin <command> --data <this server's data directory>` (the command
   // and its options quoted by the caller); returns its standard output. Throws if it fails.
@@ -112,6 +120,7 @@ class ServerProcess {
     if (pid_ == 0) {
       std::FILE* log = std::fopen(options_.log_file.c_str(), "a");
       if (log) ::dup2(::fileno(log), STDERR_FILENO);
+      for (std::string& entry : options_.environment) ::putenv(entry.data());
       std::vector<char*> argv;
       for (std::string& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
