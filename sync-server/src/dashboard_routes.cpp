@@ -48,8 +48,9 @@ Response dashboard_file(std::string_view name) {
 }  // namespace
 
 void add_dashboard_routes(http::Router& router, ServerContext&) {
-  router.add({"GET", "/admin", "dashboard.page",
-              [](const Request&, const http::PathParams&) { return dashboard_file("index.html"); }});
+  router.add({"GET", "/admin", "dashboard.page", [](const Request&, const http::PathParams&) {
+                return dashboard_file("index.html");
+              }});
   router.add({"GET", "/admin/{file}", "dashboard.file",
               [](const Request&, const http::PathParams& params) {
                 return dashboard_file(params.at("file"));
