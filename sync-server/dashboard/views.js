@@ -144,10 +144,10 @@ const DEVICE_COLUMNS = [
   { label: 'State', sort: 'state' },
   { label: 'Worker', sort: 'user' },
   { label: 'Why', sort: null },
-  { label: 'Last synced', sort: 'last_sync' },
-  { label: 'Unsynced changes', sort: 'pending' },
-  { label: 'Platform', sort: 'platform', optional: true },
-  { label: 'App version', sort: 'app_version', optional: true },
+  { label: 'Last synced', sort: 'last_sync', hide: 'narrow' },
+  { label: 'Unsynced changes', sort: 'pending', hide: 'narrow' },
+  { label: 'Platform', sort: 'platform', hide: 'optional' },
+  { label: 'App version', sort: 'app_version', hide: 'optional' },
 ];
 
 function deviceRow(device) {
@@ -157,8 +157,8 @@ function deviceRow(device) {
     el('td', {}, el('a', { href: link, class: 'device-link' }, deviceName(device)),
       el('div', { class: 'muted nowrap', text: `device ${shortId(device.device_id)}` })),
     el('td', { class: 'why', text: deviceSummary(device, rules) }),
-    el('td', { text: ago(device.last_sync_ms) }),
-    el('td', { class: device.pending_changes ? 'number warn-text' : 'number',
+    el('td', { class: 'narrow', text: ago(device.last_sync_ms) }),
+    el('td', { class: device.pending_changes ? 'narrow number warn-text' : 'narrow number',
       text: device.pending_changes ? device.pending_changes.toLocaleString('en-GB') : 'none' }),
     el('td', { class: 'optional', text: device.platform }),
     el('td', { class: 'optional version', text: device.app_version }));
@@ -167,7 +167,7 @@ function deviceRow(device) {
 // `sorting`: {sort, go(sortKey)} for sortable headers, or null.
 function deviceTable(devices, sorting) {
   const headers = DEVICE_COLUMNS.map((column) => {
-    const cell = el('th', { scope: 'col', class: column.optional ? 'optional' : '' });
+    const cell = el('th', { scope: 'col', class: column.hide || '' });
     if (!sorting || !column.sort) {
       cell.textContent = column.label;
       return cell;

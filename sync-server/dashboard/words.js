@@ -122,7 +122,7 @@ export function unsynced(device) {
 }
 
 export function clockOffset(ms) {
-  if (Math.abs(ms) < MINUTE) return 'Right';
+  if (Math.abs(ms) < MINUTE) return 'Matches the server';
   return `${duration(ms)} ${ms > 0 ? 'ahead of' : 'behind'} the server`;
 }
 

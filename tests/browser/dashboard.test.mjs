@@ -214,6 +214,10 @@ try {
   await show('#/overview', 'overview', '.states');
   await checkPage('overview');
   await show('#/devices', 'devices', 'tr.device');
+  check(await page.evaluate(() => [...document.querySelectorAll('.table-scroll')]
+    .every((box) => box.scrollWidth <= box.clientWidth)), 'the device table fits a tablet without scrolling');
+  check((await row(scene.devices.at_risk_unsynced).locator('.why').textContent()).includes('unsynced changes'),
+    'on a tablet the "why" column still says what the hidden columns would');
   await checkPage('devices');
   await show(`#/devices/${scene.devices.at_risk_unsynced}`, 'device', '#device-summary');
   await checkPage('device-at-risk');
