@@ -53,6 +53,7 @@ ServerApp::ServerApp(ServerOptions options, std::shared_ptr<http::ServerLog> log
   add_monitor_routes(router_, context_);
   add_audit_routes(router_, context_);
   add_metrics_routes(router_, context_);
+  add_dashboard_routes(router_, context_);
 
   std::vector<std::string> route_names;
   for (const http::RouteSignature& route : router_.routes()) route_names.push_back(route.name);

@@ -72,6 +72,8 @@ void add_metrics_routes(http::Router& router, ServerContext& context);
 std::string host_node_name();
 void add_monitor_routes(http::Router& router, ServerContext& context);
 void add_admin_session_routes(http::Router& router, ServerContext& context);
+// The admin dashboard's pages under /admin, in dashboard_routes.cpp.
+void add_dashboard_routes(http::Router& router, ServerContext& context);
 
 class ServerApp {
  public:

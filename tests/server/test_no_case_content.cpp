@@ -1,10 +1,11 @@
 // No case content anywhere an admin can look (DESIGN.md section 5): records whose values hold a
 // sentinel are made through the admin API and synced by devices (accepted, overwritten into the
 // conflict log, rejected, refused as malformed), then every admin route that reads is called, on
-// every device, with and without its filters: no answer, and no line of the server's log at its
-// most detailed level, holds the sentinel.
+// every device, with and without its filters, and every dashboard page is fetched: no answer, and
+// no line of the server's log at its most detailed level, holds the sentinel.
 #include <catch2/catch.hpp>
 
+#include "embedded_file.h"
 #include "server_fixture.h"
 
 using namespace fieldsync;
@@ -123,6 +124,13 @@ TEST_CASE("No admin answer and no log line carries case content", "[server][admi
     }
   }
   CHECK(reads > 40);
+  // The dashboard's pages, which the admin's browser fills from the answers above.
+  keep(server.call("GET", "/admin"));
+  for (const EmbeddedFile& file : dashboard_files()) {
+    const http::Response response = server.call("GET", "/admin/" + std::string(file.name));
+    CHECK(response.status == 200);
+    keep(response);
+  }
   // The answers did report what happened (without its content).
   const nlohmann::json conflicts = server.admin("GET", "/v1/admin/conflicts");
   CHECK(conflicts.at("total") == 1);

@@ -63,6 +63,7 @@ class DeviceClock final : public ClockSource {
 
 struct ServerSetup {
   std::vector<std::string> extra_args = {};       // --max-auth-failures 3, --tls-cert ..., ...
+  std::vector<std::string> environment = {};      // "NAME=value" for the server process
   std::string scheme = "http";                    // "https" with --tls-cert and --tls-key
   platform::CurlTransportOptions transport = {};  // what the admin and the devices trust
 };
@@ -75,7 +76,8 @@ class TestServer {
       : setup_(std::move(setup)),
         process_({.binary = server_binary(),
                   .data_dir = dir_.file("server"),
-                  .extra_args = setup_.extra_args}),
+                  .extra_args = setup_.extra_args,
+                  .environment = setup_.environment}),
         admin_transport_(platform::make_curl_transport(setup_.transport)),
         admin_(*admin_transport_, url(), process_.create_admin_token()) {}
 

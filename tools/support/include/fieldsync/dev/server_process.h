@@ -33,6 +33,8 @@ struct ServerProcessOptions {
   std::string database = {};            // a postgres:// URI: the data is kept there instead
   std::string log_file = {};                 // empty: data_dir/server.log
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
+  // "NAME=value" entries added to the child's environment (a faked clock for a test, say).
+  std::vector<std::string> environment = {};
   std::chrono::milliseconds start_timeout{20'000};
 };
 
@@ -78,6 +80,12 @@ class ServerProcess {
   // Starts again on the same data directory and, when it is free, the same port.
   void restart() {
     if (running()) stop();
+    start();
+  }
+  // The same, with `environment` in place of the one it was started with.
+  void restart_with_environment(std::vector<std::string> environment) {
+    if (running()) stop();
+    options_.environment = std::move(environment);
     start();
   }
 
@@ -126,6 +134,7 @@ class ServerProcess {
     if (pid_ == 0) {
       std::FILE* log = std::fopen(options_.log_file.c_str(), "a");
       if (log) ::dup2(::fileno(log), STDERR_FILENO);
+      for (std::string& entry : options_.environment) ::putenv(entry.data());
       std::vector<char*> argv;
       for (std::string& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
