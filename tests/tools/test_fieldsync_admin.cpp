@@ -387,6 +387,7 @@ TEST_CASE("fieldsync-admin says clearly what went wrong, with the documented exi
              {"audit", "--since", "last tuesday"},
              {"audit", "--verify", "--action", "sync"},
              {"allocate", ben},
+             {"enrol", "ben", "--valid-hours", "721"},
              {"users", "add", "zed"},
              {"users", "add", "zed", "--team", "north", "--role", "boss"}}) {
       const CliResult result = admin.run(line);

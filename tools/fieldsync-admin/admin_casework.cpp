@@ -16,6 +16,8 @@ namespace {
 using nlohmann::json;
 using Rows = std::vector<std::vector<std::string>>;
 
+constexpr int kLongestCodeHours = 30 * 24;  // the server's own limit
+
 // Prints the JSON and returns true when --json was asked for.
 bool printed_as_json(const cli::Invocation& invocation, const json& answer) {
   if (!invocation.flag("--json")) return false;
@@ -116,7 +118,10 @@ int run_allocate(const cli::Invocation& invocation) {
 int run_enrol(const cli::Invocation& invocation) {
   json body = {{"user_id", operand(invocation)}};
   if (const std::string hours = count_option(invocation, "--valid-hours"); !hours.empty()) {
-    body["expires_in_s"] = std::stoll(hours) * 3600;
+    if (hours.size() > 3 || std::stoi(hours) < 1 || std::stoi(hours) > kLongestCodeHours) {
+      throw cli::UsageError("--valid-hours takes 1 to " + std::to_string(kLongestCodeHours));
+    }
+    body["expires_in_s"] = std::stoi(hours) * 3600;
   }
   AdminConnection connection(invocation);
   const json answer = connection.post("/v1/admin/enrolment-codes", body);

@@ -119,7 +119,12 @@ const std::vector<CommandSpec>& commands() {
        .max_operands = 1,
        .operand_name = "USER",
        .run = run_enrol},
-      {.words = "users", .summary = "list users: id, name, team, role", .run = run_users},
+      {.words = "users",
+       .summary = "list users: id, name, team, role",
+       .details = "Examples:\n"
+                  "  fieldsync-admin users\n"
+                  "  fieldsync-admin users --json",
+       .run = run_users},
       {.words = "users add",
        .synopsis = "USER --team TEAM [--role worker|manager] [--name NAME]",
        .summary = "add a user (a worker sees their own cases, a manager their team's)",
@@ -132,7 +137,11 @@ const std::vector<CommandSpec>& commands() {
        .max_operands = 1,
        .operand_name = "USER",
        .run = run_users_add},
-      {.words = "teams", .summary = "list teams", .run = run_teams},
+      {.words = "teams",
+       .summary = "list teams",
+       .details = "Example:\n"
+                  "  fieldsync-admin teams",
+       .run = run_teams},
       {.words = "teams add",
        .synopsis = "TEAM [--name NAME]",
        .summary = "add a team",
@@ -145,6 +154,8 @@ const std::vector<CommandSpec>& commands() {
        .run = run_teams_add},
       {.words = "cases",
        .summary = "list cases: id, team, allocated worker (never their content)",
+       .details = "A case with no worker is its team's: the team's managers see it. Example:\n"
+                  "  fieldsync-admin cases",
        .run = run_cases},
       {.words = "allocate",
        .synopsis = "CASE_ID (--to USER | --team TEAM)",
