@@ -2,19 +2,14 @@
 // (passcode in FIELDSYNC_PASSCODE, profile in FIELDSYNC_DEVICE), against a real fieldsync-server
 // on 127.0.0.1 set up through the admin API. Checks what a worker sees and what a script reads:
 // output, --json that parses, and the documented exit codes (0 done, 1 error, 2 usage).
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <fstream>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_process.h"
 #include "fieldsync/dev/admin_client.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
@@ -23,6 +18,7 @@
 
 namespace {
 
+namespace tooltest = fieldsync::tooltest;
 using fieldsync::CaseId;
 using fieldsync::Uuid;
 using nlohmann::json;
@@ -30,68 +26,12 @@ namespace dev = fieldsync::dev;
 
 constexpr const char* kPasscode = "4711-river";
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
+using tooltest::CliResult;
+using tooltest::Environment;
 
-  json out_json() const { return json::parse(out); }
-  // One clear line, as the tool promises for errors.
-  bool err_is_one_line() const {
-    return !err.empty() && err.back() == '\n' && err.find('\n') == err.size() - 1;
-  }
-};
-
-// Variables to set for the child (nullopt: unset).
-using Environment = std::map<std::string, std::optional<std::string>>;
-
-std::string slurp(const std::string& path) {
-  return dev::read_file(path);
-}
-
-void redirect(const std::string& path, int fd, int flags) {
-  const int file = ::open(path.c_str(), flags, 0600);
-  if (file < 0) ::_exit(126);
-  ::dup2(file, fd);
-  ::close(file);
-}
-
-// Runs `fieldsync args...` with standard input from `input`; its output goes through files, so
-// neither stream can fill a pipe and stall it.
 CliResult run_cli(const dev::ScratchDir& scratch, const std::vector<std::string>& args,
                   const Environment& environment, const std::string& input = "") {
-  const std::string in_file = scratch.file("cli.in");
-  const std::string out_file = scratch.file("cli.out");
-  const std::string err_file = scratch.file("cli.err");
-  std::ofstream(in_file, std::ios::trunc) << input;
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    redirect(in_file, STDIN_FILENO, O_RDONLY);
-    redirect(out_file, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
-    redirect(err_file, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
-    for (const auto& [name, value] : environment) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-    std::vector<std::string> owned = {FIELDSYNC_CLI_BINARY};
-    owned.insert(owned.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : owned) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = slurp(out_file);
-  result.err = slurp(err_file);
-  return result;
+  return tooltest::run_tool(FIELDSYNC_CLI_BINARY, scratch, args, environment, input);
 }
 
 // One device profile, driven the way a script drives the tool.
@@ -105,7 +45,7 @@ class CliDevice {
     Environment environment = {{"FIELDSYNC_DEVICE", dir_}, {"FIELDSYNC_PASSCODE", kPasscode}};
     for (const auto& [name, value] : extra) environment[name] = value;
     const CliResult result = run_cli(scratch_, args, environment, input);
-    UNSCOPED_INFO("fieldsync " << joined(args) << " -> " << result.exit_code
+    UNSCOPED_INFO("fieldsync " << tooltest::joined(args) << " -> " << result.exit_code
                                << "\nstdout: " << result.out << "\nstderr: " << result.err);
     return result;
   }
@@ -120,12 +60,6 @@ class CliDevice {
   const std::string& dir() const { return dir_; }
 
  private:
-  static std::string joined(const std::vector<std::string>& args) {
-    std::string line;
-    for (const std::string& arg : args) line += (line.empty() ? "" : " ") + arg;
-    return line;
-  }
-
   const dev::ScratchDir& scratch_;
   std::string dir_;
 };

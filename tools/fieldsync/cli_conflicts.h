@@ -6,7 +6,7 @@
 // prints (MS.COUNTER@ORIGIN, as Version::to_string writes it) or the JSON form of --json output.
 #pragma once
 
-#include "cli_command.h"
+#include "fieldsync/cli/command_frame.h"
 
 namespace fieldsync::cli {
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "cli_command.h"
+#include "fieldsync/cli/command_frame.h"
 #include "cli_passcode.h"
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"

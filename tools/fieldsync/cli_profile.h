@@ -3,7 +3,7 @@
 // passcode checked, the store's state reported).
 #pragma once
 
-#include "cli_command.h"
+#include "fieldsync/cli/command_frame.h"
 
 namespace fieldsync::cli {
 

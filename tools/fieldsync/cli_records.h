@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "cli_command.h"
+#include "fieldsync/cli/command_frame.h"
 
 namespace fieldsync::cli {
 

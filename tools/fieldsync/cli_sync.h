@@ -3,7 +3,7 @@
 // the oldest's age, the last sync, open conflicts, rejections, the store's state).
 #pragma once
 
-#include "cli_command.h"
+#include "fieldsync/cli/command_frame.h"
 
 namespace fieldsync::cli {
 

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "cli_command.h"
 #include "cli_conflicts.h"
 #include "cli_profile.h"
 #include "cli_records.h"
 #include "cli_sync.h"
 #include "demo.h"
+#include "fieldsync/cli/command_frame.h"
 #include "fieldsync/fieldsync.h"
 
 namespace fieldsync::cli {
@@ -28,8 +28,6 @@ int run_version(const Invocation&) {
   std::printf("fieldsync %s\n", fieldsync_version());
   return kExitOk;
 }
-
-int run_help(const Invocation& invocation);
 
 const OptionSpec kJsonOption = {"--json", "", "print JSON (the C API's forms) for scripts"};
 
@@ -175,81 +173,50 @@ const std::vector<CommandSpec>& commands() {
        .summary = "play the whole story against a real fieldsync-server, checking every step",
        .options = {{"--keep", "DIR", "leave the stores in DIR to inspect them"},
                    {"--quiet", "", "print only the checks and the verdict"}},
-       .uses_device = false,
+       .uses_common_options = false,
        .run = run_demo_command},
       {.words = "version",
        .summary = "print the version",
-       .uses_device = false,
+       .uses_common_options = false,
        .run = run_version},
       {.words = "help",
        .synopsis = "[COMMAND]",
        .summary = "print this help, or a command's",
        .max_operands = 2,
        .operand_name = "COMMAND",
-       .uses_device = false,
-       .run = run_help},
+       .uses_common_options = false,
+       .run = run_help_command},
   };
   return kCommands;
 }
 
-int run_help(const Invocation& invocation) {
-  if (invocation.operands().empty()) {
-    std::printf("%s", overview_help(commands()).c_str());
-    return kExitOk;
-  }
-  const CommandLine line = find_command(commands(), invocation.operands());
-  if (!line.command) {
-    std::printf("%s", group_help(commands(), line.group).c_str());
-  } else if (!line.rest.empty()) {
-    throw UsageError("unknown command: " + invocation.operands().front() + " " + line.rest.front());
-  } else {
-    std::printf("%s", command_help(*line.command).c_str());
-  }
-  return kExitOk;
-}
-
-std::string help_hint(const CommandSpec* command) {
-  if (!command || command->words == "help") return "`fieldsync help` lists the commands";
-  return "`fieldsync " + std::string(command->words) + " --help` says more";
-}
-
-// No command named: the overview, or a group's subcommands ("fieldsync note"); on stdout when
-// help was asked for, else on stderr as a usage mistake.
-int help_without_command(const CommandLine& line) {
-  if (!line.wants_help && !line.rest.empty() && !line.rest.front().starts_with("-")) {
-    throw UsageError("unknown command: " + line.group + " " + line.rest.front());
-  }
-  const std::string help =
-      line.group.empty() ? overview_help(commands()) : group_help(commands(), line.group);
-  std::fprintf(line.wants_help ? stdout : stderr, "%s", help.c_str());
-  return line.wants_help ? kExitOk : kExitUsage;
-}
-
-int run(std::vector<std::string> args) {
-  if (args.size() == 1 && args[0] == "--version") args[0] = "version";
-  const CommandSpec* command = nullptr;
-  try {
-    const CommandLine line = find_command(commands(), args);
-    command = line.command;
-    if (!command) return help_without_command(line);
-    if (line.wants_help) {
-      std::printf("%s", command_help(*command).c_str());
-      return kExitOk;
-    }
-    return command->run(parse_invocation(*command, line.rest));
-  } catch (const UsageError& error) {
-    std::fprintf(stderr, "fieldsync: %s (%s)\n", error.what(), help_hint(command).c_str());
-    return kExitUsage;
-  } catch (const std::exception& error) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "fieldsync: %s\n", error.what());
-    return kExitError;
-  }
+const ProgramSpec& program() {
+  static const ProgramSpec kProgram = {
+      .name = "fieldsync",
+      .description =
+          "The field-device tool of fieldsync: a social worker's encrypted, offline-first device\n"
+          "on the command line. `fieldsync <command> --help` says more about each command.",
+      .common_title = "device options",
+      .common_options =
+          {{"--device", "DIR",
+            "the device profile (default: $FIELDSYNC_DEVICE, else ./fieldsync-device)"},
+           {"--passcode-file", "FILE",
+            "read the passcode from the first line of FILE (for tests and scripts)"}},
+      .epilogue =
+          "environment:\n"
+          "  FIELDSYNC_DEVICE      the device profile directory, when --device is not given\n"
+          "  FIELDSYNC_PASSCODE    the passcode (for tests and scripts; a person is asked on the\n"
+          "                        terminal, without echo; otherwise the first line of stdin)\n"
+          "\nexit codes: 0 done, 1 an error (one line on stderr), 2 a usage mistake\n",
+      .commands = commands(),
+  };
+  return kProgram;
 }
 
 }  // namespace
 }  // namespace fieldsync::cli
 
 int main(int argc, char** argv) {
-  return fieldsync::cli::run(std::vector<std::string>(argv + 1, argv + argc));
+  return fieldsync::cli::run_program(fieldsync::cli::program(),
+                                     std::vector<std::string>(argv + 1, argv + argc));
 }

@@ -1,7 +1,8 @@
 // The admin API (docs/http-api.md) as C++ calls over a platform::HttpTransport, for the demo, the
 // integration tests and the benchmarks: teams, users, cases, allocations, enrolment codes,
 // revoke and retire. An answer other than 2xx throws AdminError with the status and the server's
-// error name and message. Development support only; one thread at a time per object.
+// error name and message. `call` is also fieldsync-admin's way to the API (it adds the command
+// line and the readable output). One thread at a time per object.
 #pragma once
 
 #include <stdexcept>
@@ -18,13 +19,16 @@ class AdminError : public std::runtime_error {
  public:
   AdminError(int status, std::string error, const std::string& message)
       : std::runtime_error("admin API answered " + std::to_string(status) + " " + error + ": " + message),
-        status_(status), error_(std::move(error)) {}
+        status_(status), error_(std::move(error)), message_(message) {}
   int status() const { return status_; }
   const std::string& error() const { return error_; }
+  // The server's sentence for a person (or the start of a body that was not an error object).
+  const std::string& message() const { return message_; }
 
  private:
   int status_;
   std::string error_;
+  std::string message_;
 };
 
 class AdminClient {
