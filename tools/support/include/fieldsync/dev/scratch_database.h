@@ -1,6 +1,6 @@
 // A throwaway PostgreSQL database for tests and benchmarks: created with a random name on the
 // server that FIELDSYNC_TEST_POSTGRES names (a libpq connection string to a maintenance database,
-// e.g. postgres), dropped (WITH (FORCE)) when the object is destroyed. tools/with-postgres starts
+// e.g. postgres), or on a server given by its caller, dropped (WITH (FORCE)) when the object is destroyed. tools/with-postgres starts
 // such a server and sets the variable; under ctest, the `postgres` fixture starts one and
 // FIELDSYNC_TEST_POSTGRES_STATE names the file that holds its connection string.
 // Development support only.
@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fieldsync::dev {
@@ -35,7 +37,10 @@ inline std::optional<std::string> test_postgres_server() {
 class ScratchDatabase {
  public:
   // Throws std::runtime_error, with what to do, when no test server is given or reachable.
-  ScratchDatabase() : server_(require_server()) {
+  ScratchDatabase() : ScratchDatabase(require_server()) {}
+  // On the server that `server` names (a libpq connection string or URI to a database there
+  // from which databases may be created, e.g. postgres).
+  explicit ScratchDatabase(std::string server) : server_(std::move(server)) {
     std::random_device random;
     name_ = "fieldsync_test_" + std::to_string(random()) + std::to_string(random());
     run_on_server("CREATE DATABASE " + name_ + " TEMPLATE template0");
@@ -57,6 +62,18 @@ class ScratchDatabase {
   // A libpq connection string for the database (key=value pairs).
   const std::string& connection() const { return connection_; }
   const std::string& name() const { return name_; }
+  // The same as a postgres:// URI, as fieldsync-server --database takes it:
+  // postgresql:///NAME?host=...&port=...&user=... (every setting the server's string gave).
+  std::string uri() const {
+    std::string result = "postgresql:///" + name_;
+    char separator = '?';
+    for (const auto& [keyword, value] : parsed(server_)) {
+      if (keyword == "dbname") continue;
+      result += separator + keyword + "=" + percent_encoded(value);
+      separator = '&';
+    }
+    return result;
+  }
 
   // A copy of the database as it is now (a backup), dropped with this object; returns its name.
   // No one may be connected to the database meanwhile (PostgreSQL copies through a template).
@@ -103,23 +120,43 @@ class ScratchDatabase {
     }
   }
 
-  // The server's connection string with another database, as key=value pairs.
-  static std::string with_database(const std::string& conninfo, const std::string& database) {
+  // The settings a connection string gives explicitly, in libpq's order.
+  static std::vector<std::pair<std::string, std::string>> parsed(const std::string& conninfo) {
     char* error = nullptr;
     std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
         PQconninfoParse(conninfo.c_str(), &error), &PQconninfoFree);
     if (!options) {
       const std::string message = error ? error : "out of memory";
       PQfreemem(error);
-      throw std::runtime_error("FIELDSYNC_TEST_POSTGRES is not a connection string: " + message);
+      throw std::runtime_error("not a PostgreSQL connection string (" + conninfo + "): " + message);
     }
-    std::string result = "dbname=" + quoted(database);
+    std::vector<std::pair<std::string, std::string>> settings;
     for (const PQconninfoOption* option = options.get(); option->keyword; ++option) {
-      if (option->val && std::string(option->keyword) != "dbname") {
-        result += " " + std::string(option->keyword) + "=" + quoted(option->val);
-      }
+      if (option->val) settings.emplace_back(option->keyword, option->val);
+    }
+    return settings;
+  }
+
+  // The server's connection string with another database, as key=value pairs.
+  static std::string with_database(const std::string& conninfo, const std::string& database) {
+    std::string result = "dbname=" + quoted(database);
+    for (const auto& [keyword, value] : parsed(conninfo)) {
+      if (keyword != "dbname") result += " " + keyword + "=" + quoted(value);
     }
     return result;
+  }
+
+  static std::string percent_encoded(const std::string& value) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const unsigned char c : value) {
+      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += {'%', kHex[c >> 4], kHex[c & 15]};
+      }
+    }
+    return out;
   }
 
   static std::string quoted(const std::string& value) {

@@ -27,6 +27,8 @@ namespace fieldsync::dev {
 struct ServerProcessOptions {
   std::string binary;                   // path of fieldsync-server
   std::string data_dir;                 // created if missing
+  std::string database = {};            // a postgres:// URI: served with --database instead of
+                                        // --data; data_dir then holds only the port file and log
   std::string log_file = {};                 // empty: data_dir/server.log
   std::vector<std::string> extra_args = {};  // more flags (--tls-cert ..., --min-core-version ...)
   std::chrono::milliseconds start_timeout{20'000};
@@ -77,11 +79,14 @@ class ServerProcess {
     start();
   }
 
-  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (the command
-  // and its options quoted by the caller); returns its standard output. Throws if it fails.
+  // Runs `fieldsync-server admin <command> --data <this server's data directory>` (or
+  // `--database <URI>`; the command and its options quoted by the caller); returns its standard
+  // output. Throws if it fails.
   std::string run_admin(const std::string& command) const {
-    const std::string line =
-        "'" + options_.binary + "' admin " + command + " --data '" + options_.data_dir + "'";
+    const std::string storage = options_.database.empty()
+                                    ? " --data '" + options_.data_dir + "'"
+                                    : " --database '" + options_.database + "'";
+    const std::string line = "'" + options_.binary + "' admin " + command + storage;
     FILE* pipe = ::popen(line.c_str(), "r");
     if (!pipe) throw std::runtime_error("cannot run " + options_.binary);
     std::string output;
@@ -104,8 +109,13 @@ class ServerProcess {
   void start() {
     const std::string port_file = options_.data_dir + "/server.port";
     std::filesystem::remove(port_file);
-    std::vector<std::string> args = {options_.binary, "--data", options_.data_dir, "--port",
-                                     std::to_string(port_), "--port-file", port_file};
+    std::vector<std::string> args = {options_.binary};
+    if (options_.database.empty()) {
+      args.insert(args.end(), {"--data", options_.data_dir});
+    } else {
+      args.insert(args.end(), {"--database", options_.database});
+    }
+    args.insert(args.end(), {"--port", std::to_string(port_), "--port-file", port_file});
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
