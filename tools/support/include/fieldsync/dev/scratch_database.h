@@ -34,6 +34,20 @@ inline std::optional<std::string> test_postgres_server() {
   return std::nullopt;
 }
 
+// The CA file that signed the test server's TLS certificate (tools/with-postgres makes one at
+// start): FIELDSYNC_TEST_POSTGRES_CA, else the fourth line of the state file; none if not given.
+inline std::optional<std::string> test_postgres_ca() {
+  if (const char* ca = std::getenv("FIELDSYNC_TEST_POSTGRES_CA"); ca && *ca) return std::string(ca);
+  if (const char* state = std::getenv("FIELDSYNC_TEST_POSTGRES_STATE"); state && *state) {
+    std::ifstream file(state);
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+      if (number == 4 && !line.empty()) return line;
+    }
+  }
+  return std::nullopt;
+}
+
 class ScratchDatabase {
  public:
   // Throws std::runtime_error, with what to do, when no test server is given or reachable.
