@@ -1,18 +1,21 @@
 // fieldsync-bench's smoke test: each mode runs at a tiny size, exits 0, prints its table and writes
 // JSON holding every figure it documents, with the settings, machine and versions. The figures'
 // values are not judged (they depend on the machine's speed); only that they are there, numeric,
-// and that the targeted ones say whether they were met.
+// and that the targeted ones say whether they were met. Cases tagged [postgres] run sync and load
+// on the test PostgreSQL (the ctest `postgres` fixture) with several server nodes.
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/scratch_dir.h"
 
 namespace {
@@ -110,6 +113,50 @@ TEST_CASE("fieldsync-bench sync runs at a tiny size and reports every figure", "
   CHECK(run.report.at("settings").at("devices") == 2);
 }
 
+double figure_value(const json& report, const std::string& name) {
+  for (const json& figure : report.at("figures")) {
+    if (figure.at("name") == name) return figure.at("value").get<double>();
+  }
+  FAIL("no figure " << name);
+  return 0;
+}
+
+TEST_CASE("fieldsync-bench sync and load run on PostgreSQL with several nodes",
+          "[bench][postgres]") {
+  const std::optional<std::string> server = dev::test_postgres_server();
+  REQUIRE(server);
+  dev::ScratchDir scratch;
+  const std::string database = " --database '" + *server + "'";
+
+  // Three nodes on one scratch database: the fresh device's pull, which the mode checks for every
+  // change pushed, goes to another node than most pushes did.
+  const BenchRun sync = run_bench(scratch, "sync",
+                                  "--devices 3 --per-device 20 --notes text --history 100 --nodes 3" +
+                                      database);
+  REQUIRE(sync.exit_code == 0);
+  CHECK(sync.table.find("server nodes, on one PostgreSQL database (fsync=") != std::string::npos);
+  check_figures(sync.report,
+                {"sync.server_nodes", "text.push_records_per_s", "text.pull_records_per_s",
+                 "text.server_peak_rss_mb", "history.pull_cost_ratio"},
+                {"text.push_records_per_s", "text.push_ratio", "text.pull_records_per_s",
+                 "text.pull_ratio", "text.push_round_trips_per_1000",
+                 "text.pull_round_trips_per_1000", "text.server_peak_rss_mb",
+                 "text.push_wire_ratio", "text.pull_wire_ratio", "history.pull_cost_ratio"});
+  CHECK(figure_value(sync.report, "sync.server_nodes") == 3);
+  CHECK(sync.report.at("settings").at("storage") == "postgresql");
+  CHECK(sync.report.at("settings").at("server_nodes") == 3);
+  CHECK(sync.report.at("settings").contains("postgresql_settings"));
+
+  const BenchRun load = run_bench(scratch, "load",
+                                  "--devices 4 --seconds 2 --changes 2 --nodes 2 --device-dir '" +
+                                      scratch.path().string() + "'" + database);
+  REQUIRE(load.exit_code == 0);
+  CHECK(figure_value(load.report, "load.server_nodes") == 2);
+  CHECK(figure_value(load.report, "load.errors") == 0);
+  // Two nodes, each with its listener and the connections of the devices it serves.
+  CHECK(figure_value(load.report, "load.server_sockets") >= 6);
+}
+
 TEST_CASE("fieldsync-bench load runs at a tiny size and reports every figure", "[bench]") {
   dev::ScratchDir scratch;
   const BenchRun run = run_bench(scratch, "load",
@@ -145,4 +192,6 @@ TEST_CASE("fieldsync-bench refuses unknown modes and bad options with usage", "[
   CHECK(run_bench(scratch, "nonsense", "").exit_code == 2);
   CHECK(run_bench(scratch, "sync", "--notes pictures").exit_code == 2);
   CHECK(run_bench(scratch, "load", "--devices 0").exit_code == 2);
+  // Several nodes share one PostgreSQL database: not possible on SQLite.
+  CHECK(run_bench(scratch, "sync", "--nodes 3").exit_code == 2);
 }

@@ -1,6 +1,7 @@
-// The sync benchmarks' server process, its resource use, and enrolled devices.
+// The sync benchmarks' server (its nodes, their storage and resource use) and enrolled devices.
 #include "bench_fleet.h"
 
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -55,11 +56,85 @@ ProcessUsage process_usage(pid_t pid) {
   return usage;
 }
 
-BenchServer::BenchServer(const std::filesystem::path& data_dir, std::vector<std::string> extra_args)
-    : process_({dev::locate_server_binary(FIELDSYNC_SERVER_BINARY), data_dir.string(), {},
-                std::move(extra_args)}),
+std::string storage_name(const BenchOptions& options) {
+  return options.database.empty() ? "sqlite" : "postgresql";
+}
+
+void report_storage(const BenchOptions& options, Report& report, const std::string& mode) {
+  const std::size_t nodes = options.database.empty() ? 1 : options.nodes;
+  report.setting("storage", storage_name(options));
+  report.setting("server_nodes", nodes);
+  std::string meaning = "server nodes, on SQLite";
+  if (!options.database.empty()) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(options.database.c_str()),
+                                                      &PQfinish);
+    if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
+      throw std::runtime_error("cannot connect to the PostgreSQL of --database: " +
+                               std::string(conn ? PQerrorMessage(conn.get()) : "out of memory"));
+    }
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(
+        PQexec(conn.get(),
+               "SELECT current_setting('fsync'), current_setting('synchronous_commit'), "
+               "current_setting('full_page_writes'), current_setting('server_version')"),
+        &PQclear);
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      throw std::runtime_error("cannot read the PostgreSQL settings: " +
+                               std::string(PQerrorMessage(conn.get())));
+    }
+    const std::string durability = std::string("fsync=") + PQgetvalue(result.get(), 0, 0) +
+                                   ", synchronous_commit=" + PQgetvalue(result.get(), 0, 1) +
+                                   ", full_page_writes=" + PQgetvalue(result.get(), 0, 2);
+    report.setting("postgresql_settings", durability);
+    report.setting("postgresql_version", PQgetvalue(result.get(), 0, 3));
+    meaning = "server nodes, on one PostgreSQL database (" + durability + ")";
+  }
+  report.figure(mode + ".server_nodes", static_cast<double>(nodes), "nodes", meaning);
+}
+
+namespace {
+
+std::vector<std::unique_ptr<dev::ServerProcess>> start_nodes(const std::filesystem::path& data_dir,
+                                                             const BenchOptions& options,
+                                                             const dev::ScratchDatabase* database) {
+  std::vector<std::unique_ptr<dev::ServerProcess>> nodes;
+  if (!database) {
+    nodes.push_back(std::make_unique<dev::ServerProcess>(dev::ServerProcessOptions{
+        dev::locate_server_binary(FIELDSYNC_SERVER_BINARY), data_dir.string()}));
+    return nodes;
+  }
+  for (std::size_t i = 1; i <= options.nodes; ++i) {
+    const std::string name = "node-" + std::to_string(i);
+    dev::ServerProcessOptions node{dev::locate_server_binary(FIELDSYNC_SERVER_BINARY),
+                                   (data_dir / name).string()};
+    node.database = database->uri();
+    node.extra_args = {"--node-name", name};
+    nodes.push_back(std::make_unique<dev::ServerProcess>(std::move(node)));
+  }
+  return nodes;
+}
+
+}  // namespace
+
+BenchServer::BenchServer(const std::filesystem::path& data_dir, const BenchOptions& options)
+    : database_(options.database.empty()
+                    ? nullptr
+                    : std::make_unique<dev::ScratchDatabase>(options.database)),
+      nodes_(start_nodes(data_dir, options, database_.get())),
       admin_transport_(platform::make_curl_transport()),
-      admin_(*admin_transport_, process_.url(), process_.create_admin_token("bench admin")) {}
+      admin_(*admin_transport_, nodes_.front()->url(),
+             nodes_.front()->create_admin_token("bench admin")) {}
+
+ProcessUsage BenchServer::usage() const {
+  ProcessUsage sum;
+  for (const auto& node : nodes_) {
+    const ProcessUsage one = process_usage(node->pid());
+    sum.rss_bytes += one.rss_bytes;
+    sum.peak_rss_bytes += one.peak_rss_bytes;
+    sum.cpu_seconds += one.cpu_seconds;
+    sum.sockets += one.sockets;
+  }
+  return sum;
+}
 
 std::unique_ptr<platform::HttpTransport> counting_transport(platform::TrafficCounters* traffic) {
   platform::CurlTransportOptions options;
@@ -69,8 +144,8 @@ std::unique_ptr<platform::HttpTransport> counting_transport(platform::TrafficCou
 
 BenchDevice::BenchDevice(BenchServer& server, const std::filesystem::path& dir,
                          const std::string& name, const std::string& user_id,
-                         std::unique_ptr<platform::HttpTransport> transport)
-    : server_url_(server.url()), transport_(std::move(transport)) {
+                         std::unique_ptr<platform::HttpTransport> transport, std::size_t number)
+    : server_url_(server.url(number)), transport_(std::move(transport)) {
   const client::Enrolment enrolment =
       client::enrol(*transport_, server_url_, server.admin().enrolment_code(user_id),
                     {"linux", "fieldsync-bench"});

@@ -1,7 +1,9 @@
-// The sync benchmarks' fleet: a real fieldsync-server process on 127.0.0.1 with its admin API
-// (dev::ServerProcess, dev::AdminClient) and what it costs the machine (from /proc), and real
-// enrolled devices: an encrypted store each, its own HTTP connection, synced with the real sync
-// engine.
+// The sync benchmarks' fleet: real fieldsync-server processes on 127.0.0.1 with their admin API
+// (dev::ServerProcess, dev::AdminClient) and what they cost the machine (from /proc), and real
+// enrolled devices: an encrypted store each, its own HTTP connection to one of the server's
+// nodes, synced with the real sync engine. The server keeps its data in SQLite (one node) or in a
+// scratch PostgreSQL database of its own (dev::ScratchDatabase, dropped with it) shared by one or
+// more nodes.
 //
 // A BenchServer may be used from any thread for usage(); its admin client from one thread at a
 // time. A BenchDevice is used by one thread at a time.
@@ -16,9 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_modes.h"
+#include "bench_report.h"
 #include "bench_store.h"
 #include "fieldsync/client/sync_engine.h"
 #include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/platform/http_transport.h"
 
@@ -33,18 +38,30 @@ struct ProcessUsage {
 };
 ProcessUsage process_usage(pid_t pid);
 
+// "sqlite" or "postgresql", as --database chose.
+std::string storage_name(const BenchOptions& options);
+// Reports which storage the server runs on: the settings `storage`, `server_nodes` and, on
+// PostgreSQL, its durability settings (fsync, synchronous_commit, full_page_writes) and version;
+// and the figure `<mode>.server_nodes`, whose meaning names the storage.
+void report_storage(const BenchOptions& options, Report& report, const std::string& mode);
+
 class BenchServer {
  public:
-  // Starts fieldsync-server on a free port with its data in `data_dir` and `extra_args`.
-  explicit BenchServer(const std::filesystem::path& data_dir,
-                       std::vector<std::string> extra_args = {});
+  // Starts fieldsync-server on free ports as `options` say (--database, --nodes): one node on
+  // SQLite in `data_dir`, or options.nodes nodes on a new scratch database on the PostgreSQL
+  // server options.database (each node's port file and log in `data_dir`/node-N).
+  BenchServer(const std::filesystem::path& data_dir, const BenchOptions& options);
 
-  std::string url() const { return process_.url(); }
+  std::size_t nodes() const { return nodes_.size(); }
+  // The node that device number `device` talks to: devices are spread over the nodes in turn.
+  std::string url(std::size_t device = 0) const { return nodes_[device % nodes_.size()]->url(); }
   dev::AdminClient& admin() { return admin_; }
-  ProcessUsage usage() const { return process_usage(process_.pid()); }
+  // Summed over the nodes (peak RSS: the sum of each node's peak).
+  ProcessUsage usage() const;
 
  private:
-  dev::ServerProcess process_;
+  std::unique_ptr<dev::ScratchDatabase> database_;  // outlives the nodes, which use it
+  std::vector<std::unique_ptr<dev::ServerProcess>> nodes_;
   std::unique_ptr<platform::HttpTransport> admin_transport_;
   dev::AdminClient admin_;
 };
@@ -54,10 +71,12 @@ std::unique_ptr<platform::HttpTransport> counting_transport(platform::TrafficCou
 
 class BenchDevice {
  public:
-  // Enrols a new device of `user_id` with a one-time code from the admin API, over `transport`,
-  // and creates its encrypted store in `dir` (named `name`). It has not synced yet.
+  // Enrols a new device of `user_id` with a one-time code from the admin API, over `transport`
+  // to the node for device number `number` (BenchServer::url), and creates its encrypted store in
+  // `dir` (named `name`). It has not synced yet.
   BenchDevice(BenchServer& server, const std::filesystem::path& dir, const std::string& name,
-              const std::string& user_id, std::unique_ptr<platform::HttpTransport> transport);
+              const std::string& user_id, std::unique_ptr<platform::HttpTransport> transport,
+              std::size_t number = 0);
 
   // The sync engine's defaults, for this server, with room for a whole caseload's pull.
   client::SyncSettings settings() const;

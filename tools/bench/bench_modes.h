@@ -26,6 +26,8 @@ struct BenchOptions {
   std::string json_file;                // empty: no JSON
   std::filesystem::path dir;  // where the scratch directory goes (same file system as the build)
   std::filesystem::path device_dir;  // load: where the device stores go (default: /dev/shm)
+  std::string database;  // sync, load: a PostgreSQL server to make scratch databases on; empty: SQLite
+  std::size_t nodes = 1;  // sync, load: server nodes sharing the PostgreSQL database
 };
 
 struct Mode {

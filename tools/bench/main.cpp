@@ -43,7 +43,10 @@ incompressible random text (--notes), in the same run:
     them), and beyond the field values; round trips per 1,000 records; the server's peak RSS;
   - pull cost: a worker's tablet pulls 100 visits its phone pushed, on a server holding
     --history visits of the team's history (default 1000000; 0 skips it) and on one holding
-    a hundredth of that, alternately, five times; target ratio of the medians <= 1.5.)",
+    a hundredth of that, alternately, five times; target ratio of the medians <= 1.5.
+The server keeps its data in SQLite, or with --database in a scratch PostgreSQL database
+served by --nodes nodes (devices spread over them); the server's memory is then summed over
+the nodes.)",
        run_sync},
       {"load", "hundreds of devices syncing every second: round trips/s, latency, errors",
        R"(Starts fieldsync-server on 127.0.0.1 and enrols --devices devices (default 500), two per
@@ -51,7 +54,9 @@ worker, each with its own encrypted store (in --device-dir, default /dev/shm) an
 kept-alive connection. For --seconds seconds (default 30) each device edits --changes fields
 (default 4) of a visit and syncs, once a second, through the real sync engine; each pulls the
 other device's edits. Reports round trips/s, round-trip latency p50/p95/p99 (target p99 <
-100 ms), errors (target 0), the server's CPU time per second and its memory.)",
+100 ms), errors (target 0), the server's CPU time per second and its memory. With --database
+and --nodes, the server is that many nodes on a scratch PostgreSQL database, the devices spread
+over them, and CPU, memory and sockets are summed over the nodes.)",
        run_load},
   };
   return all;
@@ -74,6 +79,13 @@ constexpr const char* kOptionsHelp = R"(options:
   --seconds N      load: how long the devices sync (default 30)
   --changes N      load: fields each device edits before each sync, 1 to 5 (default 4)
   --device-dir DIR load: where the device stores go (default /dev/shm, a RAM file system)
+  --database URI   sync, load: run the server on PostgreSQL instead of SQLite. URI (or a libpq
+                   key=value string) names a database on a PostgreSQL server where this may
+                   create databases, e.g. postgresql:///postgres?host=/run/postgresql; each
+                   server the mode starts gets a scratch database of its own there, dropped at
+                   the end. tools/with-postgres --durable starts a fitting one (fsync on)
+  --nodes N        sync, load: server nodes sharing that database (default 1); devices are
+                   spread over them in turn, each talking to one node. Needs --database
   --json FILE      also write every figure, the settings, the machine and the versions as JSON
   --dir DIR        where the scratch directory goes (default: the directory of this program,
                    so the file system of the build); it is removed at the end
@@ -164,12 +176,20 @@ int main(int argc, char** argv) {
         options.json_file = value;
       } else if (arg == "--dir") {
         options.dir = value;
+      } else if (arg == "--database") {
+        if (value.empty()) return usage_error("--database needs a PostgreSQL connection URI");
+        options.database = value;
+      } else if (arg == "--nodes") {
+        options.nodes = parse_count(arg, value);
       } else {
         return usage_error("unknown option: " + arg);
       }
     }
   } catch (const std::exception& error) {
     return usage_error(error.what());
+  }
+  if (options.nodes > 1 && options.database.empty()) {
+    return usage_error("--nodes needs --database: several nodes share one PostgreSQL database");
   }
 
   try {

@@ -216,10 +216,11 @@ void run_load(const BenchOptions& options, Report& report) {
   report.setting("threads", kThreads);
   report.setting("server_dir", scratch.path().parent_path().string());
   report.setting("device_dir", device_parent.string());
+  report_storage(options, report, kMode);
 
   progress(kMode, "starting fieldsync-server, enrolling " + std::to_string(device_count) +
                       " devices");
-  BenchServer server(scratch.path() / "server");
+  BenchServer server(scratch.path() / "server", options);
   server.admin().create_team(kTeam, "Load team");
   LatencyLog log;
   std::vector<LoadDevice> devices;
@@ -233,7 +234,7 @@ void run_load(const BenchOptions& options, Report& report) {
         std::make_unique<TimedTransport>(counting_transport(nullptr), log);
     LoadDevice device{std::make_unique<BenchDevice>(server, device_dir.path(),
                                                     "device-" + std::to_string(i + 1), user,
-                                                    std::move(transport)),
+                                                    std::move(transport), i),
                       {}, {}, 0};
     device.device->sync();  // brings the case
     const std::vector<CaseId> cases = device.device->store().cases();

@@ -123,7 +123,7 @@ SyncRun push_and_pull(const BenchOptions& options, const ScratchDir& scratch, No
 
   progress(kMode, name + " notes: starting fieldsync-server, enrolling " +
                       std::to_string(device_count) + " devices");
-  BenchServer server(dir / "server");
+  BenchServer server(dir / "server", options);
   create_team(server);
   platform::TrafficCounters push_traffic;
   std::vector<std::unique_ptr<BenchDevice>> devices;
@@ -134,7 +134,7 @@ SyncRun push_and_pull(const BenchOptions& options, const ScratchDir& scratch, No
     std::vector<CaseId> cases = create_worker(server, user, kCasesPerWorker, case_value_bytes);
     workloads.emplace_back(std::move(cases), style);
     devices.push_back(std::make_unique<BenchDevice>(server, dir, "device-" + std::to_string(i + 1),
-                                                    user, counting_transport(&push_traffic)));
+                                                    user, counting_transport(&push_traffic), i));
     devices.back()->sync();  // brings the worker's cases
   }
 
@@ -161,7 +161,8 @@ SyncRun push_and_pull(const BenchOptions& options, const ScratchDir& scratch, No
 
   progress(kMode, name + " notes: a fresh device of the team's manager pulls everything");
   platform::TrafficCounters pull_traffic;
-  BenchDevice fresh(server, dir, "fresh-device", kManager, counting_transport(&pull_traffic));
+  BenchDevice fresh(server, dir, "fresh-device", kManager, counting_transport(&pull_traffic),
+                    device_count);
   reset(pull_traffic);
   client::SyncSettings settings = fresh.settings();
   settings.on_progress = [&](const client::SyncProgress& at) {
@@ -241,7 +242,8 @@ void report_run(const SyncRun& run, NoteStyle style, Report& report) {
                 1000.0 * static_cast<double>(run.pull_round_trips) / pulled, "trips",
                 "pull, round trips per 1,000 records" + notes, Target::at_most(2));
   report.figure(prefix + "server_peak_rss_mb", megabytes(run.server.peak_rss_bytes), "MB",
-                "server peak resident memory" + notes, Target::at_most(100));
+                "server peak resident memory, summed over its nodes" + notes,
+                Target::at_most(100));
 }
 
 // A server holding `history` visits, with a worker whose phone records visits and whose tablet
@@ -252,9 +254,9 @@ void report_run(const SyncRun& run, NoteStyle style, Report& report) {
 // big council.
 class HistoryWorld {
  public:
-  HistoryWorld(const ScratchDir& scratch, std::size_t history)
+  HistoryWorld(const BenchOptions& options, const ScratchDir& scratch, std::size_t history)
       : dir_(scratch.path() / ("history-" + std::to_string(history))),
-        server_((std::filesystem::create_directories(dir_), dir_ / "server")) {
+        server_((std::filesystem::create_directories(dir_), dir_ / "server"), options) {
     progress(kMode, "pull cost: " + std::to_string(history) + " records of history");
     create_team(server_);
     std::size_t ignored_bytes = 0;
@@ -262,7 +264,8 @@ class HistoryWorld {
         create_worker(server_, "historian", kCasesPerWorker, ignored_bytes);
     cases_ = create_worker(server_, "worker", 1, ignored_bytes);
 
-    BenchDevice historian(server_, dir_, "historian", "historian", counting_transport(nullptr));
+    BenchDevice historian(server_, dir_, "historian", "historian", counting_transport(nullptr),
+                          2);
     historian.sync();
     client::SyncSettings bulk = historian.settings();
     bulk.max_changes_per_request = kHistoryRequestChanges;
@@ -283,10 +286,11 @@ class HistoryWorld {
         }
       }
     }
+    // With several nodes, the phone and the tablet talk to different ones.
     phone_ = std::make_unique<BenchDevice>(server_, dir_, "phone", "worker",
-                                           counting_transport(nullptr));
+                                           counting_transport(nullptr), 0);
     tablet_ = std::make_unique<BenchDevice>(server_, dir_, "tablet", "worker",
-                                            counting_transport(nullptr));
+                                            counting_transport(nullptr), 1);
     phone_->sync();
     tablet_->sync();
     edits_ = std::make_unique<VisitWorkload>(cases_, NoteStyle::kText);
@@ -328,8 +332,8 @@ double median(std::vector<double> values) {
 void measure_pull_cost(const BenchOptions& options, const ScratchDir& scratch, Report& report) {
   const std::size_t large = options.history;
   const std::size_t small = std::max<std::size_t>(1, large / 100);
-  HistoryWorld short_history(scratch, small);
-  HistoryWorld long_history(scratch, large);
+  HistoryWorld short_history(options, scratch, small);
+  HistoryWorld long_history(options, scratch, large);
   // Alternately, so that the machine's ups and downs fall on both alike.
   std::vector<double> short_ms, long_ms;
   for (std::size_t repeat = 0; repeat < kPullCostRepeats; ++repeat) {
@@ -362,6 +366,7 @@ void run_sync(const BenchOptions& options, Report& report) {
   report.setting("history", options.history);
   report.setting("sqlite_settings", "journal_mode=WAL, synchronous=FULL, secure_delete=ON");
   report.setting("dir", scratch.path().parent_path().string());
+  report_storage(options, report, kMode);
 
   report.figure("sync.push_ceiling_rows_per_s",
                 bulk_insert_rate(scratch.file("push-ceiling.db"), 2, records, kMode), "rows/s",

@@ -1,6 +1,6 @@
 // A throwaway PostgreSQL database for tests and benchmarks: created with a random name on the
 // server that FIELDSYNC_TEST_POSTGRES names (a libpq connection string to a maintenance database,
-// e.g. postgres), dropped (WITH (FORCE)) when the object is destroyed. tools/with-postgres starts
+// e.g. postgres), or on a server given by its caller, dropped (WITH (FORCE)) when the object is destroyed. tools/with-postgres starts
 // such a server and sets the variable; under ctest, the `postgres` fixture starts one and
 // FIELDSYNC_TEST_POSTGRES_STATE names the file that holds its connection string.
 // Development support only.
@@ -18,6 +18,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fieldsync::dev {
@@ -33,15 +34,31 @@ inline std::optional<std::string> test_postgres_server() {
   return std::nullopt;
 }
 
+// The CA file that signed the test server's TLS certificate (tools/with-postgres makes one at
+// start): FIELDSYNC_TEST_POSTGRES_CA, else the fourth line of the state file; none if not given.
+inline std::optional<std::string> test_postgres_ca() {
+  if (const char* ca = std::getenv("FIELDSYNC_TEST_POSTGRES_CA"); ca && *ca) return std::string(ca);
+  if (const char* state = std::getenv("FIELDSYNC_TEST_POSTGRES_STATE"); state && *state) {
+    std::ifstream file(state);
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+      if (number == 4 && !line.empty()) return line;
+    }
+  }
+  return std::nullopt;
+}
+
 class ScratchDatabase {
  public:
   // Throws std::runtime_error, with what to do, when no test server is given or reachable.
-  ScratchDatabase() : server_(require_server()) {
+  ScratchDatabase() : ScratchDatabase(require_server()) {}
+  // On the server that `server` names (a libpq connection string or URI to a database there
+  // from which databases may be created, e.g. postgres).
+  explicit ScratchDatabase(std::string server) : server_(std::move(server)) {
     std::random_device random;
     name_ = "fieldsync_test_" + std::to_string(random()) + std::to_string(random());
     run_on_server("CREATE DATABASE " + name_ + " TEMPLATE template0");
     connection_ = with_database(server_, name_);
-    uri_ = uri_of(server_, name_);
   }
   ~ScratchDatabase() {
     try {
@@ -63,8 +80,18 @@ class ScratchDatabase {
   // A libpq connection string for the database (key=value pairs).
   const std::string& connection() const { return connection_; }
   const std::string& name() const { return name_; }
-  // The same as a postgres:// URI, the form fieldsync-server's --database takes.
-  const std::string& uri() const { return uri_; }
+  // The same as a postgres:// URI, as fieldsync-server --database takes it:
+  // postgresql:///NAME?host=...&port=...&user=... (every setting the server's string gave).
+  std::string uri() const {
+    std::string result = "postgresql:///" + name_;
+    char separator = '?';
+    for (const auto& [keyword, value] : parsed(server_)) {
+      if (keyword == "dbname") continue;
+      result += separator + keyword + "=" + percent_encoded(value);
+      separator = '&';
+    }
+    return result;
+  }
 
   // A copy of the database as it is now (a backup), dropped with this object; returns its name.
   // No one may be connected to the database meanwhile (PostgreSQL copies through a template).
@@ -111,42 +138,30 @@ class ScratchDatabase {
     }
   }
 
-  // Calls `visit(keyword, value)` for each parameter the connection string sets.
-  template <typename Visit>
-  static void for_each_option(const std::string& conninfo, Visit&& visit) {
+  // The settings a connection string gives explicitly, in libpq's order.
+  static std::vector<std::pair<std::string, std::string>> parsed(const std::string& conninfo) {
     char* error = nullptr;
     std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
         PQconninfoParse(conninfo.c_str(), &error), &PQconninfoFree);
     if (!options) {
       const std::string message = error ? error : "out of memory";
       PQfreemem(error);
-      throw std::runtime_error("FIELDSYNC_TEST_POSTGRES is not a connection string: " + message);
+      throw std::runtime_error("not a PostgreSQL connection string (" + conninfo + "): " + message);
     }
+    std::vector<std::pair<std::string, std::string>> settings;
     for (const PQconninfoOption* option = options.get(); option->keyword; ++option) {
-      if (option->val) visit(std::string(option->keyword), std::string(option->val));
+      if (option->val) settings.emplace_back(option->keyword, option->val);
     }
+    return settings;
   }
 
   // The server's connection string with another database, as key=value pairs.
   static std::string with_database(const std::string& conninfo, const std::string& database) {
     std::string result = "dbname=" + quoted(database);
-    for_each_option(conninfo, [&](const std::string& keyword, const std::string& value) {
+    for (const auto& [keyword, value] : parsed(conninfo)) {
       if (keyword != "dbname") result += " " + keyword + "=" + quoted(value);
-    });
+    }
     return result;
-  }
-
-  // The server's connection string with another database, as a URI whose query carries every
-  // other parameter (libpq takes any connection parameter there).
-  static std::string uri_of(const std::string& conninfo, const std::string& database) {
-    std::string uri = "postgresql:///" + database;
-    char separator = '?';
-    for_each_option(conninfo, [&](const std::string& keyword, const std::string& value) {
-      if (keyword == "dbname") return;
-      uri += separator + keyword + "=" + percent_encoded(value);
-      separator = '&';
-    });
-    return uri;
   }
 
   static std::string percent_encoded(const std::string& value) {
@@ -174,7 +189,6 @@ class ScratchDatabase {
   std::string server_;
   std::string name_;
   std::string connection_;
-  std::string uri_;
   std::vector<std::string> copies_;
 };
 
