@@ -14,10 +14,26 @@
 // would need its own locking argument. Hot rows that every transaction would write were designed
 // out instead: the clock floor and the fleet's activity buckets are one row per connection,
 // sequence numbers come from a sequence (outside transactions), and no transaction reads
-// MAX(seq). One hot row is left by design: the audit chain's head, which must be linear. Appends
-// to it are serialised explicitly (an advisory lock, then the head read FOR UPDATE); a writer
-// whose snapshot predates the head's last change loses that race once, and its next attempt
-// takes the lock before its snapshot (see append_audit).
+// MAX(seq). The audit chain's head, which must be linear, is kept out of them too (below).
+//
+// Audit log: deferred chaining ("sealing"). The transaction of an action only inserts its entry
+// into audit_pending (its id from a sequence), so the entry commits, or not, with the action it
+// records, and concurrent transactions have nothing of the chain to conflict on. After a
+// transaction that added entries commits, its node seals: a short READ COMMITTED transaction
+// takes the audit advisory lock (transaction-scoped, waiting for it), reads the head, chains
+// every pending row it sees in id order (the next seq and audit_row_hash, as SQLite does inline),
+// inserts them into audit_log and audit_cases, deletes them from audit_pending and moves the head.
+// Any node seals every node's rows, so entries left by a node that stopped between a commit and
+// its seal are chained by the next seal anywhere; each node also seals when it opens the database,
+// and the audit routes seal before they read, so an admin sees every committed entry. A seal that
+// fails (connection lost) does not fail the committed request: its rows stay pending for the
+// next seal. The chain's order is the order of the seals, and within one seal the order of ids:
+// an entry whose transaction took its id earlier but committed later is chained after entries
+// sealed meanwhile, so seq follows the commits more or less, not the ids. Tamper evidence:
+// audit_log and audit_cases refuse UPDATE, DELETE and TRUNCATE; audit_pending refuses UPDATE but
+// must allow the sealer's DELETE, so a pending row is unprotected by the chain only for the
+// milliseconds between its commit and its seal; the chain's check reports how many rows are
+// pending and the oldest one's time, which stays near zero unless seals fail.
 //
 // Change order across nodes: numbers from change_seq are handed out before commit, so change n
 // may commit after change n+1 and a pull between the two commits must not move its cursor past
