@@ -90,6 +90,7 @@ Response list_entries(ServerContext& context, const Request& request) {
     authorize_admin(context, tx, request, kRole, "admin.audit.list");
     return query_of(request);
   });
+  context.storage.seal_audit();  // every committed entry is listed
   const std::vector<AuditRecord> records = run_transaction(
       context.storage, [&](StorageTransaction& tx) { return tx.audit_entries(query); });
   json entries = json::array();
@@ -115,7 +116,11 @@ Response verify(ServerContext& context, const Request& request) {
             {"rows_checked", result.rows_checked},
             {"head", {{"seq", result.head.seq}, {"hash", crypto::to_hex(result.head.hash)}}},
             {"first_bad_seq", result.first_bad_seq ? json(*result.first_bad_seq) : json(nullptr)},
-            {"problem", result.intact ? json(nullptr) : json(result.problem)}});
+            {"problem", result.intact ? json(nullptr) : json(result.problem)},
+            {"pending",
+             {{"rows", result.pending.rows},
+              {"oldest_at", result.pending.oldest_at_ms ? json(*result.pending.oldest_at_ms)
+                                                        : json(nullptr)}}}});
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // The audit log's hash chain: canonical bytes, hashes and the verifying walk. See audit_chain.h.
 #include "audit_chain.h"
 
-#include <utility>
-
 #include <algorithm>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 #include "fieldsync/crypto.h"
 
@@ -126,15 +126,19 @@ Bytes audit_row_hash(const Bytes& previous_hash, std::uint64_t seq, const AuditE
 }
 
 AuditVerification verify_audit_chain(ServerStorage& storage, std::size_t batch_rows) {
+  storage.seal_audit();
   ChainWalk walk;
   while (true) {
     // Each batch and the head as one transaction saw them (run again after a lost race).
-    const auto [rows, head] = run_transaction(storage, [&](StorageTransaction& tx) {
-      return std::pair(tx.audit_range(walk.last_seq(), batch_rows), tx.audit_head());
+    const auto [rows, head, pending] = run_transaction(storage, [&](StorageTransaction& tx) {
+      return std::tuple(tx.audit_range(walk.last_seq(), batch_rows), tx.audit_head(),
+                        tx.audit_pending());
     });
     if (rows.empty()) {
       walk.finish(head);
-      return std::move(walk).result();
+      AuditVerification result = std::move(walk).result();
+      result.pending = pending;
+      return result;
     }
     for (const AuditRecord& row : rows) {
       if (!walk.check(row)) {

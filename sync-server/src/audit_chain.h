@@ -40,8 +40,10 @@ struct AuditVerification {
   AuditHead head;                              // as recorded by the storage
   std::optional<std::uint64_t> first_bad_seq;  // the first row where the chain breaks
   std::string problem;                         // what is wrong there, for a person
+  AuditPending pending;  // entries committed but not chained, after this check's own seal
 };
 
+// Seals what is pending (ServerStorage::seal_audit), then walks the chain.
 AuditVerification verify_audit_chain(ServerStorage& storage, std::size_t batch_rows = 1000);
 
 }  // namespace fieldsync::server

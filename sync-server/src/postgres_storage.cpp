@@ -14,10 +14,26 @@
 // would need its own locking argument. Hot rows that every transaction would write were designed
 // out instead: the clock floor and the fleet's activity buckets are one row per connection,
 // sequence numbers come from a sequence (outside transactions), and no transaction reads
-// MAX(seq). One hot row is left by design: the audit chain's head, which must be linear. Appends
-// to it are serialised explicitly (an advisory lock, then the head read FOR UPDATE); a writer
-// whose snapshot predates the head's last change loses that race once, and its next attempt
-// takes the lock before its snapshot (see append_audit).
+// MAX(seq). The audit chain's head, which must be linear, is kept out of them too (below).
+//
+// Audit log: deferred chaining ("sealing"). The transaction of an action only inserts its entry
+// into audit_pending (its id from a sequence), so the entry commits, or not, with the action it
+// records, and concurrent transactions have nothing of the chain to conflict on. After a
+// transaction that added entries commits, its node seals: a short READ COMMITTED transaction
+// takes the audit advisory lock (transaction-scoped, waiting for it), reads the head, chains
+// every pending row it sees in id order (the next seq and audit_row_hash, as SQLite does inline),
+// inserts them into audit_log and audit_cases, deletes them from audit_pending and moves the head.
+// Any node seals every node's rows, so entries left by a node that stopped between a commit and
+// its seal are chained by the next seal anywhere; each node also seals when it opens the database,
+// and the audit routes seal before they read, so an admin sees every committed entry. A seal that
+// fails (connection lost) does not fail the committed request: its rows stay pending for the
+// next seal. The chain's order is the order of the seals, and within one seal the order of ids:
+// an entry whose transaction took its id earlier but committed later is chained after entries
+// sealed meanwhile, so seq follows the commits more or less, not the ids. Tamper evidence:
+// audit_log and audit_cases refuse UPDATE, DELETE and TRUNCATE; audit_pending refuses UPDATE but
+// must allow the sealer's DELETE, so a pending row is unprotected by the chain only for the
+// milliseconds between its commit and its seal; the chain's check reports how many rows are
+// pending and the oldest one's time, which stays near zero unless seals fail.
 //
 // Change order across nodes: numbers from change_seq are handed out before commit, so change n
 // may commit after change n+1 and a pull between the two commits must not move its cursor past
@@ -86,14 +102,11 @@ constexpr int kDeviceColumnCount = 25;
 constexpr std::string_view kAuditColumns =
     "seq, at, node, actor, actor_name, action, address, device_id, user_id, detail, "
     "previous_hash, hash";
+constexpr std::string_view kPendingAuditColumns =
+    "id, at, node, actor, actor_name, action, address, device_id, user_id, detail";
 constexpr std::string_view kSyncEventColumns =
     "device_id, user_id, at, outcome, duration_ms, changes_pushed, changes_pulled, "
     "groups_rejected, conflicts, bytes_in, bytes_out, error_code, error_message";
-
-// Set when this thread's transaction lost a race for the audit chain's head: its next
-// transaction takes the audit lock before its snapshot, so that it cannot lose that race again
-// (see PostgresTransaction::append_audit).
-thread_local bool take_audit_lock_first = false;
 
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 std::uint64_t as_uint(std::int64_t value) { return static_cast<std::uint64_t>(value); }
@@ -192,10 +205,10 @@ SyncEvent read_sync_event(const Row& row) {
   return event;
 }
 
-AuditRecord read_audit_record(const Row& row) {
-  AuditRecord record;
-  record.seq = as_uint(row.int64(0));
-  AuditEntry& entry = record.entry;
+// Columns 1 to 9 of a row of audit_log or audit_pending (kAuditColumns, kPendingAuditColumns);
+// the case ids are read apart.
+AuditEntry read_audit_entry(const Row& row) {
+  AuditEntry entry;
   entry.at_ms = row.int64(1);
   entry.node = row.text(2);
   entry.actor = row.text(3);
@@ -205,6 +218,13 @@ AuditRecord read_audit_record(const Row& row) {
   if (!row.is_null(7)) entry.device = row.uuid(7);
   entry.user_id = row.text(8);
   entry.detail = row.text(9);
+  return entry;
+}
+
+AuditRecord read_audit_record(const Row& row) {
+  AuditRecord record;
+  record.seq = as_uint(row.int64(0));
+  record.entry = read_audit_entry(row);
   record.previous_hash = row.bytes(10);
   record.hash = row.bytes(11);
   return record;
@@ -300,16 +320,70 @@ std::vector<Item> last_of_each(std::span<const Item> items, Key key_of) {
   return kept;
 }
 
+// Chains every pending audit entry, oldest id first, after the chain's head, in one short READ
+// COMMITTED transaction under the audit lock (so sealers on every node take turns, and each sees
+// the rows and head the previous one committed). See the header comment.
+void seal_pending_audit(Connection& connection) {
+  connection.run_script("BEGIN ISOLATION LEVEL READ COMMITTED");
+  try {
+    connection.run("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+                   params(std::int64_t{postgres_schema::kMigrationLockClass},
+                          std::int64_t{postgres_schema::kAuditLockKey}));
+    const auto pending = connection.run("SELECT " + std::string(kPendingAuditColumns) +
+                                        " FROM audit_pending ORDER BY id");
+    if (pending.size() == 0) {
+      connection.run_script("COMMIT");
+      return;
+    }
+    const auto head_rows = connection.run("SELECT seq, hash FROM audit_head WHERE id = 1");
+    if (head_rows.size() != 1) throw Error(ErrorCode::kIntegrity, "the audit log has no head");
+    std::uint64_t seq = as_uint(head_rows[0].int64(0));
+    Bytes hash = head_rows[0].bytes(1);
+
+    Array ids(postgres::kInt8);
+    std::map<std::int64_t, AuditEntry> entries;  // by id: the order they are chained in
+    for (int i = 0; i < pending.size(); ++i) {
+      ids.add(pending[i].int64(0));
+      entries.emplace(pending[i].int64(0), read_audit_entry(pending[i]));
+    }
+    const auto cases = connection.run(
+        "SELECT p.id, c.case_id FROM audit_pending p, unnest(p.case_ids) AS c(case_id) "
+        "WHERE p.id = ANY($1) ORDER BY p.id, c.case_id",
+        params(ids));
+    for (int i = 0; i < cases.size(); ++i) {
+      entries.at(cases[i].int64(0)).case_ids.push_back(cases[i].uuid(1));
+    }
+    for (const auto& [id, entry] : entries) {
+      Bytes previous_hash = std::move(hash);
+      ++seq;
+      hash = audit_row_hash(previous_hash, seq, entry);
+      Params values = params(as_int(seq), entry.at_ms, entry.node, entry.actor, entry.actor_name,
+                             entry.action, entry.address);
+      values.add(entry.device).add(entry.user_id).add(entry.detail);
+      values.add_bytes(previous_hash).add_bytes(hash);
+      connection.run("INSERT INTO audit_log(" + std::string(kAuditColumns) + ") VALUES (" +
+                         placeholders(12) + ")",
+                     values);
+      if (!entry.case_ids.empty()) {
+        connection.run("INSERT INTO audit_cases(seq, case_id) SELECT $1, unnest($2::uuid[])",
+                       params(as_int(seq), uuid_array(entry.case_ids)));
+      }
+    }
+    connection.run("DELETE FROM audit_pending WHERE id = ANY($1)", params(ids));
+    Params head_values = params(as_int(seq));
+    head_values.add_bytes(hash);
+    connection.run("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", head_values);
+    connection.run_script("COMMIT");
+  } catch (...) {
+    if (!connection.broken()) connection.run_script("ROLLBACK");
+    throw;
+  }
+}
+
 class PostgresTransaction final : public StorageTransaction {
  public:
-  // `audit_lock_first`: take the audit lock before the snapshot (see append_audit), for the
-  // whole transaction.
-  PostgresTransaction(ConnectionPool::Lease connection, Uuid connection_id, bool audit_lock_first)
+  PostgresTransaction(ConnectionPool::Lease connection, Uuid connection_id)
       : connection_(std::move(connection)), connection_id_(connection_id) {
-    if (audit_lock_first) {
-      run("SELECT pg_advisory_lock($1::integer, $2::integer)", audit_lock_key());
-      holds_audit_lock_ = true;
-    }
     horizon_ = as_uint(one_int("SELECT fieldsync_pull_horizon()"));
     connection_->run_script("BEGIN ISOLATION LEVEL SERIALIZABLE");
     open_ = true;
@@ -318,19 +392,23 @@ class PostgresTransaction final : public StorageTransaction {
   ~PostgresTransaction() override {
     try {
       if (open_) connection_->run_script("ROLLBACK");
-      release_audit_lock();
     } catch (...) {
-      // The connection is lost (the server rolls back on its own, and a session's locks end with
-      // it); it is reopened at next use.
+      // The connection is lost (the server rolls back on its own); it is reopened at next use.
     }
   }
 
   void commit() override {
     open_ = false;
     const std::string outcome = connection_->run_script("COMMIT");
-    release_audit_lock();
     if (outcome != "COMMIT") {
       throw Error(ErrorCode::kInternal, "PostgreSQL rolled back a transaction asked to commit");
+    }
+    if (!audit_pending_added_) return;
+    try {
+      seal_pending_audit(*connection_);
+    } catch (const Error&) {
+      // The work is committed, its entries with it; they stay pending and the next seal, on any
+      // node, chains them.
     }
   }
 
@@ -767,21 +845,26 @@ class PostgresTransaction final : public StorageTransaction {
         "WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
         params(event.device, static_cast<std::int64_t>(limits.events_per_device)));
 
-    // This connection's row of the bucket: concurrent syncs never write the same row.
+    // This connection's row of the bucket: concurrent syncs never write the same row. Buckets
+    // past the retention are deleted when the row is new, once per bucket and connection: a
+    // delete in every sync would make concurrent syncs conflict on the rows it reads.
     const bool failed =
         event.outcome == SyncOutcome::kFailed || event.outcome == SyncOutcome::kUpgradeRequired;
     const std::int64_t start = event.at_ms - event.at_ms % kActivityBucketMs;
-    run("INSERT INTO sync_activity AS a(start, connection_id, syncs, failed_syncs, rejections, "
+    const auto counted = run("INSERT INTO sync_activity AS a(start, connection_id, syncs, failed_syncs, rejections, "
         "changes_pushed, changes_pulled, conflicts, bytes_in, bytes_out) "
         "VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9) "
         "ON CONFLICT (start, connection_id) DO UPDATE SET syncs = a.syncs + 1, "
         "failed_syncs = a.failed_syncs + $3, rejections = a.rejections + $4, "
         "changes_pushed = a.changes_pushed + $5, changes_pulled = a.changes_pulled + $6, "
-        "conflicts = a.conflicts + $7, bytes_in = a.bytes_in + $8, bytes_out = a.bytes_out + $9",
+        "conflicts = a.conflicts + $7, bytes_in = a.bytes_in + $8, bytes_out = a.bytes_out + $9 "
+        "RETURNING syncs",
         params(start, connection_id_, std::int64_t{failed ? 1 : 0}, as_int(event.groups_rejected),
                as_int(event.changes_pushed), as_int(event.changes_pulled), as_int(event.conflicts),
                as_int(event.bytes_in), as_int(event.bytes_out)));
-    run("DELETE FROM sync_activity WHERE start < $1", params(event.at_ms - limits.activity_kept_ms));
+    if (counted.size() == 1 && counted[0].int64(0) == 1) {
+      run("DELETE FROM sync_activity WHERE start < $1", params(event.at_ms - limits.activity_kept_ms));
+    }
   }
   std::vector<SyncEvent> sync_events(const OriginId& device, std::size_t limit) override {
     return all("SELECT " + std::string(kSyncEventColumns) +
@@ -895,47 +978,18 @@ class PostgresTransaction final : public StorageTransaction {
   }
 
   // --- The audit log ---
-  // The chain's head is one row that every append rewrites, so appends are serialised
-  // explicitly: the audit advisory lock (a transaction-level lock, unless this transaction took
-  // it at its start), then the head row read FOR UPDATE. A transaction whose snapshot is older
-  // than the head's last commit cannot append after it: PostgreSQL refuses the FOR UPDATE with a
-  // serialization failure, and run_transaction runs the work again. That attempt takes the lock
-  // before its snapshot (take_audit_lock_first), so it sees the latest head and cannot lose that
-  // race twice.
-  AuditRecord append_audit(const AuditEntry& entry) override {
-    if (!holds_audit_lock_) {
-      run("SELECT pg_advisory_xact_lock($1::integer, $2::integer)", audit_lock_key());
-    }
-    AuditHead head;
-    try {
-      const auto rows = run("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE");
-      if (rows.size() != 1) throw Error(ErrorCode::kIntegrity, "the audit log has no head");
-      head = AuditHead{as_uint(rows[0].int64(0)), rows[0].bytes(1)};
-    } catch (const TransactionRaceError&) {
-      take_audit_lock_first = true;
-      throw;
-    }
-    AuditRecord record{head.seq + 1, entry, std::move(head.hash), {}};
-    std::sort(record.entry.case_ids.begin(), record.entry.case_ids.end());
-    record.entry.case_ids.erase(
-        std::unique(record.entry.case_ids.begin(), record.entry.case_ids.end()),
-        record.entry.case_ids.end());
-    record.hash = audit_row_hash(record.previous_hash, record.seq, record.entry);
-    const AuditEntry& row = record.entry;
-    Params values = params(as_int(record.seq), row.at_ms, row.node, row.actor, row.actor_name,
-                           row.action, row.address);
-    values.add(row.device).add(row.user_id).add(row.detail);
-    values.add_bytes(record.previous_hash).add_bytes(record.hash);
-    run("INSERT INTO audit_log(" + std::string(kAuditColumns) + ") VALUES (" + placeholders(12) + ")",
+  // The entry goes into audit_pending, committed with the action it records; no lock and no read
+  // of the head, so concurrent writers do not contend here. commit() then seals it.
+  void append_audit(const AuditEntry& entry) override {
+    AuditEntry row = entry;
+    std::sort(row.case_ids.begin(), row.case_ids.end());
+    row.case_ids.erase(std::unique(row.case_ids.begin(), row.case_ids.end()), row.case_ids.end());
+    Params values = params(row.at_ms, row.node, row.actor, row.actor_name, row.action, row.address);
+    values.add(row.device).add(row.user_id).add(row.detail).add(uuid_array(row.case_ids));
+    run("INSERT INTO audit_pending(at, node, actor, actor_name, action, address, device_id, "
+        "user_id, detail, case_ids) VALUES (" + placeholders(10) + ")",
         values);
-    if (!row.case_ids.empty()) {
-      run("INSERT INTO audit_cases(seq, case_id) SELECT $1, unnest($2::uuid[])",
-          params(as_int(record.seq), uuid_array(row.case_ids)));
-    }
-    Params head_values = params(as_int(record.seq));
-    head_values.add_bytes(record.hash);
-    run("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", head_values);
-    return record;
+    audit_pending_added_ = true;
   }
   std::vector<AuditRecord> audit_entries(const AuditQuery& query) override {
     std::string sql = "SELECT " + std::string(kAuditColumns) + " FROM audit_log WHERE true";
@@ -970,6 +1024,12 @@ class PostgresTransaction final : public StorageTransaction {
     });
     if (!head) throw Error(ErrorCode::kIntegrity, "the audit log has no head");
     return *head;
+  }
+  AuditPending audit_pending() override {
+    const auto rows = run("SELECT count(*), min(at) FROM audit_pending");
+    AuditPending pending{as_uint(rows[0].int64(0)), std::nullopt};
+    if (!rows[0].is_null(1)) pending.oldest_at_ms = rows[0].int64(1);
+    return pending;
   }
 
   // --- Metrics ---
@@ -1038,17 +1098,6 @@ class PostgresTransaction final : public StorageTransaction {
     return records;
   }
 
-  static Params audit_lock_key() {
-    return params(std::int64_t{postgres_schema::kMigrationLockClass},
-                  std::int64_t{postgres_schema::kAuditLockKey});
-  }
-
-  void release_audit_lock() {
-    if (!holds_audit_lock_) return;
-    holds_audit_lock_ = false;
-    run("SELECT pg_advisory_unlock($1::integer, $2::integer)", audit_lock_key());
-  }
-
   Uuid meta_uuid(const std::string& key) {
     auto value = one("SELECT value FROM meta WHERE key = $1", params(key), [](const Row& row) { return row.uuid(0); });
     if (!value) throw Error(ErrorCode::kIntegrity, "the server database has no " + key);
@@ -1064,7 +1113,7 @@ class PostgresTransaction final : public StorageTransaction {
   ConnectionPool::Lease connection_;
   const Uuid connection_id_;
   bool open_ = false;
-  bool holds_audit_lock_ = false;      // the session-level audit lock, taken at the start
+  bool audit_pending_added_ = false;   // append_audit ran: seal after the commit
   std::uint64_t horizon_ = 0;          // see the header comment
   bool claimed_ = false;               // this transaction holds its claim on sequence numbers
   std::set<std::uint64_t> own_seqs_;   // the numbers this transaction took
@@ -1075,13 +1124,18 @@ class PostgresStorage final : public ServerStorage {
   PostgresStorage(const std::string& connection, std::size_t connections)
       : conninfo_(connection), pool_(connection, connections, prepare_session) {
     migrate();
+    seal_audit();  // entries left pending by a node that stopped between a commit and its seal
   }
 
   std::unique_ptr<StorageTransaction> begin() override {
     ConnectionPool::Lease connection = pool_.acquire();
     const Uuid id = connection_id(*connection);
-    const bool audit_lock_first = std::exchange(take_audit_lock_first, false);
-    return std::make_unique<PostgresTransaction>(std::move(connection), id, audit_lock_first);
+    return std::make_unique<PostgresTransaction>(std::move(connection), id);
+  }
+
+  void seal_audit() override {
+    ConnectionPool::Lease connection = pool_.acquire();
+    seal_pending_audit(*connection);
   }
 
   // On a connection of its own, outside the pool: the admins' overview asks while its thread

@@ -13,7 +13,8 @@
 
 namespace fieldsync::server::postgres_schema {
 
-// The two-key advisory lock that serialises appends to the audit chain (postgres_storage.cpp).
+// The two-key advisory lock that serialises sealing pending entries into the audit chain
+// (postgres_storage.cpp).
 inline constexpr int kAuditLockKey = 2;
 
 // The two-key advisory lock held while migrating. Keys of this two-integer form never clash with
@@ -24,7 +25,7 @@ inline constexpr int kMigrationLockKey = 1;
 inline constexpr std::string_view kVersionTable =
     "CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)";
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE meta(key text COLLATE "C" PRIMARY KEY, value uuid NOT NULL);
 INSERT INTO meta(key, value) VALUES ('epoch', gen_random_uuid()), ('origin', gen_random_uuid());
@@ -185,6 +186,24 @@ CREATE TRIGGER audit_cases_no_truncate BEFORE TRUNCATE ON audit_cases
   FOR EACH STATEMENT EXECUTE FUNCTION fieldsync_audit_append_only();
 CREATE TABLE node_counters(node text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL,
                            value bigint NOT NULL, PRIMARY KEY(node, name));
+)sql",
+    // 3: audit entries committed with the action they record and waiting to be chained ("sealed")
+    // into audit_log after their transaction commits (postgres_storage.cpp). A pending row may be
+    // inserted and, by the sealer, deleted; never updated.
+    R"sql(
+CREATE SEQUENCE audit_pending_id;
+CREATE TABLE audit_pending(id bigint PRIMARY KEY DEFAULT nextval('audit_pending_id'),
+                           at bigint NOT NULL, node text NOT NULL, actor text COLLATE "C" NOT NULL,
+                           actor_name text NOT NULL, action text COLLATE "C" NOT NULL,
+                           address text NOT NULL, device_id uuid, user_id text COLLATE "C" NOT NULL,
+                           detail text NOT NULL, case_ids uuid[] NOT NULL);
+CREATE FUNCTION fieldsync_audit_pending_insert_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'a pending audit entry cannot be changed';
+END
+$$;
+CREATE TRIGGER audit_pending_no_update BEFORE UPDATE ON audit_pending
+  FOR EACH ROW EXECUTE FUNCTION fieldsync_audit_pending_insert_only();
 )sql",
 };
 

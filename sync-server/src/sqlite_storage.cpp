@@ -888,7 +888,7 @@ class SqliteTransaction final : public StorageTransaction {
   // --- The audit log ---
   // The connection is this transaction's alone (BEGIN IMMEDIATE under the backend's mutex), so
   // the head read here is still the head when the row and the new head are written.
-  AuditRecord append_audit(const AuditEntry& entry) override {
+  void append_audit(const AuditEntry& entry) override {
     AuditHead head = audit_head();
     AuditRecord record{head.seq + 1, entry, std::move(head.hash), {}};
     std::sort(record.entry.case_ids.begin(), record.entry.case_ids.end());
@@ -925,7 +925,6 @@ class SqliteTransaction final : public StorageTransaction {
         .bind(1, as_int(record.seq))
         .bind_blob(2, record.hash)
         .run();
-    return record;
   }
   std::vector<AuditRecord> audit_entries(const AuditQuery& query) override {
     std::string sql = "SELECT " + std::string(kAuditColumns) + " FROM audit_log WHERE 1 = 1";

@@ -445,7 +445,7 @@ TEST_CASE("The chain stays whole with many writers at once", "[server][audit]") 
         entry.action = "test.event";
         entry.detail = "{}";
         entry.case_ids = {Uuid::random_v4(), Uuid::random_v4()};
-        // A writer that loses the race for the head runs again (PostgreSQL), as the server's do.
+        // A writer that loses a race runs again (PostgreSQL), as the server's do.
         run_transaction(server.app->storage(),
                         [&](StorageTransaction& tx) { tx.append_audit(entry); });
       }

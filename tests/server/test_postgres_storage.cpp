@@ -3,10 +3,10 @@
 // - a pull never moves past a change numbered before another but committed after it;
 // - of two transactions using one enrolment code, or writing one receipt, the second waits, loses
 //   the race (serialization failure) and, run again by run_transaction, sees the first one's work;
-// - of two transactions appending to the audit chain, the second waits, loses the race for the
-//   head and, run again, chains its row after the first one's;
-// - the audit log refuses UPDATE, DELETE and TRUNCATE, and a row altered behind its triggers'
-//   back is found by the chain's check;
+// - two transactions appending to the audit log commit side by side, and sealing chains both; an
+//   entry left pending by a node is sealed by another; nodes appending at once leave one chain;
+// - the audit log refuses UPDATE, DELETE and TRUNCATE, a pending entry refuses UPDATE, and a row
+//   altered behind its triggers' back is found by the chain's check;
 // - nodes starting together on an empty database migrate it once;
 // - a connection lost mid-transaction fails that request only.
 // A blocked transaction is recognised by asking the server (pg_stat_activity), never by waiting a
@@ -213,30 +213,85 @@ TEST_CASE("Of two transactions writing one receipt, the second runs again and se
   CHECK(observer.value("SELECT count(*) FROM receipts") == "1");
 }
 
-TEST_CASE("Of two transactions appending to the audit chain, the second chains after the first",
+TEST_CASE("Two transactions appending to the audit log commit side by side; sealing chains both",
           "[postgres][audit]") {
   dev::ScratchDatabase database;
   auto storage = open_postgres_storage(database.connection(), 4);
   Observer observer(database.connection());
 
+  // Both snapshots exist before either commits, as two long syncs' would: neither waits for the
+  // other (this thread runs both, so a wait would never end) and neither loses a race.
   auto first = storage->begin();
+  first->teams();
   first->append_audit(audit_entry("first"));
-  int attempts = 0;
-  auto second = std::async(std::launch::async, [&] {
-    return run_transaction(*storage, [&](StorageTransaction& tx) {
-      ++attempts;
-      tx.teams();  // its snapshot is taken before the first commits, as a long sync's would be
-      return tx.append_audit(audit_entry("second")).seq;
-    });
-  });
-  observer.wait_until_one_blocks();  // the second waits for the first's lock on the chain
+  auto second = storage->begin();
+  second->teams();
+  second->append_audit(audit_entry("second"));
+  second->commit();
   first->commit();
-  CHECK(second.get() == 2);
-  CHECK(attempts == 2);
+
+  // Each commit sealed its own entry: the chain's order is the order of the seals.
+  CHECK(observer.value("SELECT count(*) FROM audit_pending") == "0");
+  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 1") == "second");
+  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 2") == "first");
   const AuditVerification chain = verify_audit_chain(*storage);
   CHECK(chain.intact);
   CHECK(chain.rows_checked == 2);
-  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 2") == "second");
+  CHECK(chain.head.seq == 2);
+}
+
+TEST_CASE("An entry left pending by a node that stopped before sealing is sealed by another",
+          "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  auto node_a = open_postgres_storage(database.connection(), 2);
+  run_transaction(*node_a, [](StorageTransaction& tx) { tx.append_audit(audit_entry("one")); });
+  // What a node killed between its commit and its seal leaves: a committed, unchained entry.
+  Observer observer(database.connection());
+  REQUIRE(observer.error_of("INSERT INTO audit_pending(at, node, actor, actor_name, action, "
+                            "address, user_id, detail, case_ids) VALUES (1709280000005, 'n2', "
+                            "'orphan', '', 'test.event', '', '', '{}', "
+                            "ARRAY[gen_random_uuid(), gen_random_uuid()])") == "");
+  const AuditPending waiting =
+      run_transaction(*node_a, [](StorageTransaction& tx) { return tx.audit_pending(); });
+  CHECK(waiting.rows == 1);
+  CHECK(waiting.oldest_at_ms == std::optional<std::int64_t>(1'709'280'000'005));
+
+  auto node_b = open_postgres_storage(database.connection(), 2);  // seals at open
+  CHECK(observer.value("SELECT count(*) FROM audit_pending") == "0");
+  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 2") == "orphan");
+  CHECK(observer.value("SELECT count(*) FROM audit_cases WHERE seq = 2") == "2");
+  run_transaction(*node_b, [](StorageTransaction& tx) { tx.append_audit(audit_entry("three")); });
+  const AuditVerification chain = verify_audit_chain(*node_a);
+  CHECK(chain.intact);
+  CHECK(chain.rows_checked == 3);
+  CHECK(chain.pending.rows == 0);
+}
+
+TEST_CASE("Nodes appending to the audit log at once leave one whole chain", "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  constexpr int kNodes = 4;
+  constexpr int kEach = 25;
+  std::vector<std::unique_ptr<ServerStorage>> nodes;
+  for (int n = 0; n < kNodes; ++n) nodes.push_back(open_postgres_storage(database.connection(), 2));
+  std::vector<std::thread> writers;
+  for (int n = 0; n < kNodes; ++n) {
+    writers.emplace_back([&nodes, n] {
+      for (int i = 0; i < kEach; ++i) {
+        run_transaction(*nodes[static_cast<std::size_t>(n)], [&](StorageTransaction& tx) {
+          tx.append_audit(audit_entry("node" + std::to_string(n)));
+        });
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  const AuditVerification chain = verify_audit_chain(*nodes.front(), 17);
+  CHECK(chain.intact);
+  CHECK(chain.rows_checked == kNodes * kEach);
+  CHECK(chain.head.seq == kNodes * kEach);
+  CHECK(chain.pending.rows == 0);
+  Observer observer(database.connection());
+  CHECK(observer.value("SELECT count(DISTINCT seq) FROM audit_log") == std::to_string(kNodes * kEach));
+  CHECK(observer.value("SELECT max(seq) FROM audit_log") == std::to_string(kNodes * kEach));
 }
 
 TEST_CASE("The audit log refuses changes, and one made behind its triggers' back is found",
@@ -253,6 +308,12 @@ TEST_CASE("The audit log refuses changes, and one made behind its triggers' back
         std::string::npos);
   CHECK(observer.error_of("DELETE FROM audit_cases").find("append-only") != std::string::npos);
   CHECK(observer.error_of("TRUNCATE audit_log, audit_cases").find("append-only") !=
+        std::string::npos);
+  run_transaction(*storage, [&](StorageTransaction& tx) { tx.append_audit(audit_entry("four")); });
+  REQUIRE(observer.error_of("INSERT INTO audit_pending(at, node, actor, actor_name, action, "
+                            "address, user_id, detail, case_ids) VALUES (1, 'n', 'waiting', '', "
+                            "'test.event', '', '', '{}', '{}')") == "");
+  CHECK(observer.error_of("UPDATE audit_pending SET actor = 'x'").find("cannot be changed") !=
         std::string::npos);
   REQUIRE(verify_audit_chain(*storage).intact);
 

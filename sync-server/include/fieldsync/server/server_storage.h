@@ -360,6 +360,12 @@ struct AuditHead {
   Bytes hash;
 };
 
+// Audit entries committed but not chained yet (StorageTransaction::append_audit).
+struct AuditPending {
+  std::uint64_t rows = 0;
+  std::optional<std::int64_t> oldest_at_ms;  // the oldest one's at_ms
+};
+
 class StorageTransaction {
  public:
   virtual ~StorageTransaction() = default;
@@ -501,16 +507,20 @@ class StorageTransaction {
   virtual void forget_auth_failures(std::int64_t before_ms) = 0;
 
   // --- The audit log (append-only, hash-chained) ---
-  // Appends `entry` as the chain's next row, hashed from the previous row's hash (audit_chain.h),
-  // and records the new head. The previous row is read inside this transaction under a lock that
-  // every writer of the chain holds until it commits (SQLite: the one writer; PostgreSQL: SELECT
-  // ... FOR UPDATE on the head row), so the chain stays linear with many writers and nodes.
-  virtual AuditRecord append_audit(const AuditEntry& entry) = 0;
+  // Records `entry` in this transaction, so that it commits, or not, with the action it records.
+  // SQLite chains it at once: the chain's next row, hashed from the previous row's hash
+  // (audit_chain.h), and the new head (the one writer reads the head and writes after it).
+  // PostgreSQL keeps it pending and chains it after the commit (ServerStorage::seal_audit), so
+  // that concurrent writers never contend for the head; its place in the chain is known only then.
+  virtual void append_audit(const AuditEntry& entry) = 0;
   // Rows matching `query`, newest first, at most query.limit.
   virtual std::vector<AuditRecord> audit_entries(const AuditQuery& query) = 0;
   // Rows with after < seq in chain order, at most `limit` (to verify the chain in batches).
   virtual std::vector<AuditRecord> audit_range(std::uint64_t after, std::size_t limit) = 0;
   virtual AuditHead audit_head() = 0;
+  // Entries committed but not chained yet (see append_audit); none on a backend that chains at
+  // once.
+  virtual AuditPending audit_pending() { return {}; }
 
   // --- Metrics ---
   // A server node's saved counters by name, so that they survive its restart.
@@ -530,6 +540,11 @@ class ServerStorage {
   // Bytes the storage occupies (for the admins' overview); may be called while the thread holds
   // a transaction.
   virtual std::uint64_t size_bytes() = 0;
+  // Chains every committed audit entry still pending, from every node (see
+  // StorageTransaction::append_audit); nothing on a backend that chains at once. Called before the
+  // log is read for an admin, so that every committed entry is listed and verified. Must not be
+  // called while the thread holds a transaction.
+  virtual void seal_audit() {}
 };
 
 // Thrown by a backend when a transaction lost a race with a concurrent one (PostgreSQL: a
