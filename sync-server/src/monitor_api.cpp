@@ -293,11 +293,22 @@ json show_device(const AdminCall& call) {
   return entry;
 }
 
+// Asking again for what is already so is refused (409), not repeated: the first request's reason
+// and its audit entry stay the record of why, and the admin learns that nothing changed.
 json change_device_status(const AdminCall& call, DeviceStatus to) {
   Device device = require_device(call.tx, call.params);
+  const std::string nothing_changed = "; nothing was changed";
   if (device.status == DeviceStatus::kWiped || device.status == DeviceStatus::kRetired) {
     throw Error(ErrorCode::kConflict,
-                "the device is already " + std::string(to_string(device.status)));
+                "the device is already " + std::string(to_string(device.status)) + nothing_changed);
+  }
+  if (device.status == to) {
+    throw Error(
+        ErrorCode::kConflict,
+        to == DeviceStatus::kRevoked
+            ? "the device is already revoked: it is wiped at its next sync" + nothing_changed
+            : "the device is already being retired: it is wiped after its next sync" +
+                  nothing_changed);
   }
   if (device.status == DeviceStatus::kRevoked && to == DeviceStatus::kRetiring) {
     throw Error(ErrorCode::kConflict,

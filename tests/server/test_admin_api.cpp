@@ -179,6 +179,33 @@ TEST_CASE("Admin objects cannot be made twice, and bad input says what is wrong"
     server.revoke(phone);
     check_error(post("/v1/admin/devices/" + phone.id.to_string() + "/retire", {}), 409, "conflict");
   }
+  SECTION(
+      "revoking a revoked device, or retiring a retiring one, again: 409, and nothing changes") {
+    const TestDevice phone = server.enrol("amira");
+    const TestDevice tablet = server.enrol("amira");
+    const std::string phone_path = "/v1/admin/devices/" + phone.id.to_string();
+    const std::string tablet_path = "/v1/admin/devices/" + tablet.id.to_string();
+    REQUIRE(post(phone_path + "/revoke", {{"reason", "lost on the bus"}}).status == 200);
+    REQUIRE(post(tablet_path + "/retire", {{"reason", "left the team"}}).status == 200);
+    const std::size_t audited =
+        server.admin("GET", "/v1/admin/audit?action=device.revoked").at("entries").size();
+
+    const http::Response revoked_again = post(phone_path + "/revoke", {{"reason", "typo"}});
+    check_error(revoked_again, 409, "conflict");
+    CHECK(nlohmann::json::parse(revoked_again.body).at("message") ==
+          "the device is already revoked: it is wiped at its next sync; nothing was changed");
+    const http::Response retired_again = post(tablet_path + "/retire", {});
+    check_error(retired_again, 409, "conflict");
+    CHECK(nlohmann::json::parse(retired_again.body)
+              .at("message")
+              .get<std::string>()
+              .starts_with("the device is already being retired"));
+
+    CHECK(server.admin("GET", phone_path).at("status_reason") == "lost on the bus");
+    CHECK(server.admin("GET", tablet_path).at("status_reason") == "left the team");
+    CHECK(server.admin("GET", "/v1/admin/audit?action=device.revoked").at("entries").size() ==
+          audited);
+  }
   SECTION("an unknown route: 404") {
     check_error(server.admin_call("GET", "/v1/admin/nothing-here", nullptr, server.admin_token),
                 404, "not_found");

@@ -205,6 +205,13 @@ TEST_CASE("fieldsync-admin shows what the server holds, command by command", "[a
     const json ben_now = admin.api("/v1/admin/devices/" + ben);
     CHECK(ben_now.at("state") == "revoked");
     CHECK(ben_now.at("status_reason") == "phone lost");
+    // Asked twice: said plainly, and the first reason stays.
+    const CliResult again = admin.run({"revoke", ben, "--reason", "found it?"});
+    CHECK(again.exit_code == 1);
+    CHECK(again.err ==
+          "fieldsync-admin: the device is already revoked: it is wiped at its next "
+          "sync; nothing was changed\n");
+    CHECK(admin.api("/v1/admin/devices/" + ben).at("status_reason") == "phone lost");
     const json retired = admin.run_json({"retire", amira, "--reason", "left the team"});
     CHECK(retired.at("state") == "retired");
     CHECK(admin.api("/v1/admin/devices/" + amira).at("state") == "retired");
@@ -270,6 +277,33 @@ TEST_CASE("fieldsync-admin shows what the server holds, command by command", "[a
              item.at("team_id") == "south";
     }));
     CHECK(admin.run_json({"allocate", riley, "--team", "north"}).at("worker_id") == "");
+
+    // A new case, to a worker, from FIELD=VALUE operands; its id printed, not its content.
+    const CliResult added = admin.run(
+        {"cases", "add", "--to", "amira", "child_name=Casey Test", "referral_date=2026-11-02"});
+    REQUIRE(added.exit_code == 0);
+    CHECK(has(added.out, "added, with team north, worker amira"));
+    CHECK_FALSE(has(added.out, "Casey"));
+    const std::string new_case = added.out.substr(5, 36);
+    CHECK(std::ranges::any_of(admin.api("/v1/admin/cases").at("cases"), [&](const json& item) {
+      return item.at("case_id") == new_case && item.at("worker_id") == "amira";
+    }));
+    // Amira's device receives it at its next sync.
+    REQUIRE(fleet.amira.sync().outcome == client::SyncOutcome::kCompleted);
+    CHECK(std::ranges::any_of(fleet.amira.casework().caseload(), [&](const Record& record) {
+      return record.id.to_string() == new_case;
+    }));
+    // To a team, from a file, with the id chosen by the admin and --json.
+    const std::string fields_file = admin.scratch().file("case.json");
+    std::ofstream(fields_file) << R"({"child_name": "Robin Test", "plan_type": "child_in_need"})";
+    const std::string chosen = Uuid::random_v4().to_string();
+    const json team_case = admin.run_json(
+        {"cases", "add", "--team", "south", "--case-id", chosen, "--fields-file", fields_file});
+    CHECK(team_case == json{{"case_id", chosen}, {"team_id", "south"}, {"worker_id", ""}});
+    const CliResult again =
+        admin.run({"cases", "add", "--team", "south", "--case-id", chosen, "child_name=X"});
+    CHECK(again.exit_code == 1);
+    CHECK(has(again.err, "already exists"));
 
     // The code printed is a real one: a device enrols with it as Ben.
     const CliResult code = admin.run({"enrol", "ben", "--valid-hours", "2"});
@@ -377,6 +411,14 @@ TEST_CASE("fieldsync-admin says clearly what went wrong, with the documented exi
     CHECK(bad_state.exit_code == 1);
     CHECK(has(bad_state.err, "'state' takes"));
     CHECK(admin.run({"users", "add", "zed", "--team", "nowhere"}).exit_code == 1);
+    const CliResult no_user = admin.run({"cases", "add", "--to", "nobody", "child_name=X"});
+    CHECK(no_user.exit_code == 1);
+    CHECK(has(no_user.err, "no user 'nobody'"));
+    const CliResult bad_date =
+        admin.run({"cases", "add", "--to", "amira", "child_name=X", "date_of_birth=yesterday"});
+    CHECK(bad_date.exit_code == 1);
+    CHECK(has(bad_date.err, "date_of_birth"));
+    CHECK(bad_date.err_is_one_line());
   }
   SECTION("usage mistakes") {
     for (const std::vector<std::string>& line : std::vector<std::vector<std::string>>{
@@ -389,7 +431,14 @@ TEST_CASE("fieldsync-admin says clearly what went wrong, with the documented exi
              {"allocate", ben},
              {"enrol", "ben", "--valid-hours", "721"},
              {"users", "add", "zed"},
-             {"users", "add", "zed", "--team", "north", "--role", "boss"}}) {
+             {"users", "add", "zed", "--team", "north", "--role", "boss"},
+             {"cases", "add", "child_name=X"},
+             {"cases", "add", "--to", "amira", "--team", "north", "child_name=X"},
+             {"cases", "add", "--to", "amira"},
+             {"cases", "add", "--to", "amira", "child_name"},
+             {"cases", "add", "--to", "amira", "child_name=X", "colour=red"},
+             {"cases", "add", "--to", "amira", "child_name=X", "recorded_in_error=maybe"},
+             {"cases", "add", "--to", "amira", "--fields-file", "/nonexistent/case.json"}}) {
       const CliResult result = admin.run(line);
       CHECK(result.exit_code == 2);
       CHECK(result.err_is_one_line());
@@ -431,9 +480,10 @@ TEST_CASE("fieldsync-admin has help for every command, with examples", "[admin-c
   CHECK(has(overview.out, "exit codes"));
   CHECK(has(overview.out, "FIELDSYNC_ADMIN_TOKEN"));
   CHECK(has(overview.out, "other users see command lines"));
-  for (const char* words : {"overview", "activity", "devices", "device", "revoke", "retire",
-                            "enrol", "users", "users add", "teams", "teams add", "cases",
-                            "allocate", "conflicts", "rejections", "audit", "version", "help"}) {
+  for (const char* words :
+       {"overview", "activity", "devices", "device", "revoke", "retire", "enrol", "users",
+        "users add", "teams", "teams add", "cases", "cases add", "allocate", "conflicts",
+        "rejections", "audit", "version", "help"}) {
     INFO(words);
     CHECK(has(overview.out, std::string("fieldsync-admin ") + words));
     std::vector<std::string> args;
@@ -449,6 +499,21 @@ TEST_CASE("fieldsync-admin has help for every command, with examples", "[admin-c
     INFO(words);
     CHECK(has(run({words, "--help"}).out, "fieldsync-admin " + std::string(words) + " "));
   }
+  const CliResult add_case = run({"cases", "add", "--help"});
+  CHECK(has(add_case.out, "fieldsync-admin cases add --to amira --fields-file"));
+  CHECK(has(add_case.out, "child_name"));
+  CHECK(has(add_case.out, "(ps)"));
   CHECK(run({"version"}).out.starts_with("fieldsync-admin "));
   CHECK(run({}).exit_code == 2);
+}
+
+TEST_CASE("fieldsync-admin links no database client library", "[admin-cli]") {
+  // A shipped admin tool needs the HTTP transport and the admin API client, nothing of the
+  // development helpers (which bring libpq for throwaway test databases).
+  const dev::ScratchDir scratch;
+  const CliResult linked =
+      tooltest::run_tool("/usr/bin/ldd", scratch, {FIELDSYNC_ADMIN_BINARY}, {});
+  REQUIRE(linked.exit_code == 0);
+  CHECK(has(linked.out, "libcurl"));
+  CHECK_FALSE(has(linked.out, "libpq"));
 }

@@ -3,12 +3,18 @@
 #include "admin_casework.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "admin_connection.h"
 #include "admin_text.h"
 #include "fieldsync/cli/plain_output.h"
+#include "fieldsync/error.h"
+#include "fieldsync/json_fields.h"
+#include "fieldsync/schema.h"
 
 namespace fieldsync::admin {
 namespace {
@@ -45,6 +51,85 @@ int print_list(const cli::Invocation& invocation, const char* path, const char* 
 
 std::string operand(const cli::Invocation& invocation) {
   return invocation.operands().at(0);
+}
+
+// Where a case goes, from --to USER or --team TEAM (exactly one), as the API's members.
+void add_allocation_target(const cli::Invocation& invocation, json& body) {
+  const auto user = invocation.option("--to");
+  const auto team = invocation.option("--team");
+  if (user.has_value() == team.has_value()) {
+    throw cli::UsageError(
+        "give one of --to USER (a worker, or a manager: their team) and "
+        "--team TEAM (the team's, no worker)");
+  }
+  if (user) body["user_id"] = *user;
+  if (team) body["team_id"] = *team;
+}
+
+std::string case_field_names(const CollectionSpec& spec) {
+  std::string names;
+  for (const FieldSpec& field : spec.fields) names += (names.empty() ? "" : ", ") + field.name;
+  return names;
+}
+
+// The JSON object in --fields-file (`-`: standard input).
+json fields_from_file(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw cli::UsageError("cannot read the fields file " + path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  json object;
+  try {
+    object = parse_json_argument(text, "--fields-file");
+  } catch (const Error& error) {
+    throw cli::UsageError(error.what());
+  }
+  if (!object.is_object()) throw cli::UsageError("--fields-file must hold a JSON object");
+  return object;
+}
+
+// The case's fields: --fields-file, then FIELD=VALUE operands (which win). A field the case
+// schema does not know is a typo; a yes/no field takes true or false; the server checks the rest.
+json case_fields(const cli::Invocation& invocation) {
+  const CollectionSpec& spec = *Schema::domain().collection("case");
+  json fields = json::object();
+  if (const auto file = invocation.option("--fields-file")) fields = fields_from_file(*file);
+  for (const std::string& assignment : invocation.operands()) {
+    const std::size_t equals = assignment.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw cli::UsageError("expected FIELD=VALUE, not \"" + assignment + "\"");
+    }
+    const std::string name = assignment.substr(0, equals);
+    const std::string value = assignment.substr(equals + 1);
+    const FieldSpec* field = spec.field(name);
+    if (field && field->type == ValueType::kBool && value != "true" && value != "false") {
+      throw cli::UsageError(name + " takes true or false");
+    }
+    fields[name] = field && field->type == ValueType::kBool ? json(value == "true") : json(value);
+  }
+  for (const auto& [name, value] : fields.items()) {
+    if (!spec.field(name)) {
+      throw cli::UsageError("unknown case field: " + name +
+                            " (the case fields are: " + case_field_names(spec) + ")");
+    }
+  }
+  if (!fields.contains("child_name")) {
+    throw cli::UsageError("a case needs child_name (child_name=NAME, or in --fields-file)");
+  }
+  return fields;
+}
+
+// "case ID is now with team T, worker W" (or no worker), for cases add and allocate.
+void print_allocation(const char* verb, const json& answer) {
+  const std::string worker = text_of(answer.at("worker_id"));
+  std::printf(
+      "case %s %s team %s, %s\n", text_of(answer.at("case_id")).c_str(), verb,
+      text_of(answer.at("team_id")).c_str(),
+      worker.empty() ? "no worker (the team's managers see it)" : ("worker " + worker).c_str());
 }
 
 }  // namespace
@@ -93,25 +178,24 @@ int run_cases(const cli::Invocation& invocation) {
                     {{"case_id", "CASE"}, {"team_id", "TEAM"}, {"worker_id", "WORKER"}});
 }
 
+int run_cases_add(const cli::Invocation& invocation) {
+  json body = {{"fields", case_fields(invocation)}};
+  add_allocation_target(invocation, body);
+  if (const auto id = invocation.option("--case-id")) body["case_id"] = *id;
+  AdminConnection connection(invocation);
+  const json answer = connection.post("/v1/admin/cases", body);
+  if (printed_as_json(invocation, answer)) return cli::kExitOk;
+  print_allocation("added, with", answer);
+  return cli::kExitOk;
+}
+
 int run_allocate(const cli::Invocation& invocation) {
-  const auto user = invocation.option("--to");
-  const auto team = invocation.option("--team");
-  if (user.has_value() == team.has_value()) {
-    throw cli::UsageError(
-        "give one of --to USER (a worker, or a manager: their team) and "
-        "--team TEAM (the team's, no worker)");
-  }
   json body = {{"case_id", operand(invocation)}};
-  if (user) body["user_id"] = *user;
-  if (team) body["team_id"] = *team;
+  add_allocation_target(invocation, body);
   AdminConnection connection(invocation);
   const json answer = connection.post("/v1/admin/allocations", body);
   if (printed_as_json(invocation, answer)) return cli::kExitOk;
-  const std::string worker = text_of(answer.at("worker_id"));
-  std::printf(
-      "case %s is now with team %s, %s\n", text_of(answer.at("case_id")).c_str(),
-      text_of(answer.at("team_id")).c_str(),
-      worker.empty() ? "no worker (the team's managers see it)" : ("worker " + worker).c_str());
+  print_allocation("is now with", answer);
   return cli::kExitOk;
 }
 

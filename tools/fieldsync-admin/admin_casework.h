@@ -1,5 +1,5 @@
-// fieldsync-admin's commands that run the council's side of casework: teams and users (list and
-// add), cases (list), allocate, and enrol (a one-time enrolment code for a user's device). Each
+// fieldsync-admin's commands that run the council's side of casework: teams, users and cases
+// (list and add), allocate, and enrol (a one-time enrolment code for a user's device). Each
 // prints a table or a line (or the API's JSON with --json) and returns an exit code
 // (admin_connection.h).
 #pragma once
@@ -13,6 +13,7 @@ int run_teams_add(const cli::Invocation& invocation);
 int run_users(const cli::Invocation& invocation);
 int run_users_add(const cli::Invocation& invocation);
 int run_cases(const cli::Invocation& invocation);
+int run_cases_add(const cli::Invocation& invocation);
 int run_allocate(const cli::Invocation& invocation);
 int run_enrol(const cli::Invocation& invocation);
 

@@ -1,4 +1,4 @@
-// Reaching the admin API (admin_connection.h): settings, calls through dev::AdminClient, and one
+// Reaching the admin API (admin_connection.h): settings, calls through AdminClient, and one
 // place that turns every failure into the sentence and exit code a person or a script needs.
 #include "admin_connection.h"
 
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/error.h"
 
 namespace fieldsync::admin {
@@ -96,7 +96,7 @@ std::string percent_encoded(std::string_view text) {
 }
 
 // What a refusal means for the person at the terminal, and what to do next.
-[[noreturn]] void throw_refusal(const dev::AdminError& error, const std::string& server_url) {
+[[noreturn]] void throw_refusal(const AdminError& error, const std::string& server_url) {
   const std::string said = error.message().empty() ? error.error() : error.message();
   switch (error.status()) {
     case 401:
@@ -169,11 +169,11 @@ json AdminConnection::post(const std::string& path, const json& body) {
 }
 
 json AdminConnection::call(const std::string& method, const std::string& path, const json& body) {
-  dev::AdminClient client(*transport_, server_url_, token_);
+  AdminClient client(*transport_, server_url_, token_);
   json answer;
   try {
     answer = client.call(method, path, body);
-  } catch (const dev::AdminError& error) {
+  } catch (const AdminError& error) {
     throw_refusal(error, server_url_);
   } catch (const Error& error) {
     if (error.domain() != ErrorDomain::kNetwork) throw;

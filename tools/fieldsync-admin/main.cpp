@@ -157,6 +157,30 @@ const std::vector<CommandSpec>& commands() {
        .details = "A case with no worker is its team's: the team's managers see it. Example:\n"
                   "  fieldsync-admin cases",
        .run = run_cases},
+      {.words = "cases add",
+       .synopsis = "(--to USER | --team TEAM) [--case-id ID] [--fields-file FILE]\n"
+                   "                        [FIELD=VALUE ...]",
+       .summary = "add a child's case, allocated to a worker (or to a team); prints its id",
+       .details =
+           "Fields come from --fields-file (a JSON object) and FIELD=VALUE operands (which\n"
+           "win); child_name is required, status is open unless given. The case fields:\n"
+           "child_name, date_of_birth and referral_date (YYYY-MM-DD), gender (female, male,\n"
+           "not_known, indeterminate), family_id (an id shared by siblings), referrer,\n"
+           "plan_type (none, child_in_need, child_protection, looked_after), status (open,\n"
+           "closed). Other users of this machine can see command lines (ps) and your shell\n"
+           "keeps them: put a real child's details in a file readable by you alone, or give\n"
+           "them on standard input (--fields-file -). The worker's devices receive the case\n"
+           "at their next sync. Needs the manage role. Examples:\n"
+           "  fieldsync-admin cases add --to amira --fields-file new-case.json\n"
+           "  fieldsync-admin cases add --team north child_name=\"Test Child\" \\\n"
+           "    referral_date=2026-11-26",
+       .options = {{"--to", "USER", "the worker (a manager: the case goes to their team)"},
+                   {"--team", "TEAM", "the team, with no worker"},
+                   {"--case-id", "ID", "the case's id (default: a new one)"},
+                   {"--fields-file", "FILE", "the case's fields as a JSON object (- reads stdin)"}},
+       .max_operands = cli::kAnyNumber,
+       .operand_name = "FIELD=VALUE",
+       .run = run_cases_add},
       {.words = "allocate",
        .synopsis = "CASE_ID (--to USER | --team TEAM)",
        .summary = "allocate a case to a worker (or to a team, with no worker)",
