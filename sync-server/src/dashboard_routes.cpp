@@ -1,5 +1,6 @@
 // The admin dashboard's static files (sync-server/dashboard/, built into the binary): GET /admin
-// is the page, GET /admin/<file> its scripts, styles and icon. Every answer, a 404 for a file
+// is the page (GET /admin/ a permanent redirect to it, for the address typed with a slash),
+// GET /admin/<file> its scripts, styles and icon. Every answer, a 404 for a file
 // that does not exist included, carries a Content-Security-Policy that lets the page load only
 // this server's own scripts, styles and images and talk only to this server, so that nothing a
 // device reported (shown as text) could run even if it reached the page as markup. The page
@@ -45,12 +46,25 @@ Response dashboard_file(std::string_view name) {
   return with_dashboard_headers(std::move(response));
 }
 
+// 308 keeps the method (a HEAD stays a HEAD); the page links its files by absolute paths, so
+// serving it at /admin/ would work too, but one address keeps bookmarks and logs alike.
+Response redirect_to_page() {
+  Response response;
+  response.status = 308;
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = "The dashboard is at /admin.\n";
+  response.headers.emplace_back("Location", "/admin");
+  return with_dashboard_headers(std::move(response));
+}
+
 }  // namespace
 
 void add_dashboard_routes(http::Router& router, ServerContext&) {
   router.add({"GET", "/admin", "dashboard.page", [](const Request&, const http::PathParams&) {
                 return dashboard_file("index.html");
               }});
+  router.add({"GET", "/admin/", "dashboard.page_redirect",
+              [](const Request&, const http::PathParams&) { return redirect_to_page(); }});
   router.add({"GET", "/admin/{file}", "dashboard.file",
               [](const Request&, const http::PathParams& params) {
                 return dashboard_file(params.at("file"));

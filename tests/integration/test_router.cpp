@@ -70,7 +70,24 @@ TEST_CASE("Router matches method and pattern and passes path parameters", "[http
     const Response response = router.dispatch(make_request("PUT", "/v1/admin/devices"));
     CHECK(response.status == 405);
     CHECK(error_name_of(response) == "method_not_allowed");
-    CHECK(response.header("allow") == "GET, DELETE");
+    CHECK(response.header("allow") == "GET, DELETE, HEAD");
+  }
+
+  SECTION("HEAD is answered by the GET route, and refused where there is none") {
+    const Response head = router.dispatch(make_request("HEAD", "/v1/admin/devices"));
+    CHECK(head.status == 200);
+    CHECK(head.route_name == "admin.devices.list");
+    CHECK(answer_of(head) == "list");  // the HTTP layer leaves the body out
+    const Response refused =
+        router.dispatch(make_request("HEAD", "/v1/admin/devices/0190ab/revoke"));
+    CHECK(refused.status == 405);
+    CHECK(refused.header("allow") == "POST");
+  }
+
+  SECTION("a HEAD route of its own wins over the GET route") {
+    router.add({"HEAD", "/v1/admin/devices", "admin.devices.head", answer_with("head")});
+    CHECK(answer_of(router.dispatch(make_request("HEAD", "/v1/admin/devices"))) == "head");
+    CHECK(answer_of(router.dispatch(make_request("GET", "/v1/admin/devices"))) == "list");
   }
 
   SECTION("methods are case-sensitive") {
@@ -105,6 +122,18 @@ TEST_CASE("Router refuses malformed or duplicate routes", "[http]") {
   CHECK_THROWS_AS(router.add({"GET", "/v1/c", "c", nullptr}), Error);
   CHECK_NOTHROW(adding("POST", "/v1/a/{id}")());
   CHECK_NOTHROW(adding("GET", "/")());
+}
+
+TEST_CASE("Router takes a pattern with a trailing slash as a route of its own", "[http]") {
+  Router router(silent_log());
+  router.add({"GET", "/admin", "page", answer_with("page")});
+  router.add({"GET", "/admin/", "page.slash", answer_with("slash")});
+  router.add({"GET", "/admin/{file}", "file", answer_with("file")});
+  CHECK(answer_of(router.dispatch(make_request("GET", "/admin"))) == "page");
+  CHECK(answer_of(router.dispatch(make_request("GET", "/admin/"))) == "slash");
+  CHECK(answer_of(router.dispatch(make_request("GET", "/admin/app.js"))) == "file");
+  CHECK(router.dispatch(make_request("GET", "/admin//")).status == 404);
+  CHECK_THROWS_AS(router.add({"GET", "/admin//", "x", answer_with("x")}), Error);
 }
 
 TEST_CASE("Router lists its routes in the order added", "[http]") {

@@ -107,9 +107,29 @@ TEST_CASE("A dashboard file that does not exist is a 404 with the same headers",
   }
   // Paths deeper than one file, and other methods, are not the dashboard's.
   CHECK(server.call("GET", "/admin/a/b.js").status == 404);
-  CHECK(server.call("GET", "/admin/").status == 404);
   CHECK(server.call("POST", "/admin").status == 405);
   CHECK(server.call("DELETE", "/admin/app.js").status == 405);
+}
+
+TEST_CASE("/admin/ leads to the dashboard, and HEAD is answered like GET", "[server][dashboard]") {
+  ServerFixture server;
+  for (const char* method : {"GET", "HEAD"}) {
+    INFO(method);
+    const http::Response slash = server.call(method, "/admin/");
+    CHECK(slash.status == 308);
+    CHECK(slash.header("Location") == "/admin");
+    check_dashboard_headers(slash);
+  }
+  const http::Response get = server.call("GET", "/admin");
+  const http::Response head = server.call("HEAD", "/admin");
+  CHECK(head.status == 200);
+  CHECK(head.content_type == get.content_type);
+  CHECK(head.headers == get.headers);
+  CHECK(server.call("HEAD", "/admin/app.js").status == 200);
+  CHECK(server.call("HEAD", "/admin/nothing.js").status == 404);
+  const http::Response post = server.call("POST", "/admin/");
+  CHECK(post.status == 405);
+  CHECK(post.header("Allow") == "GET, HEAD");
 }
 
 TEST_CASE("The dashboard's page loads only built-in files and uses no inline code",

@@ -51,14 +51,20 @@ PatternSegment parse_segment(std::string_view text, const std::string& pattern) 
   return {std::string(text), false};
 }
 
+// A trailing '/' is kept as a last, empty literal segment: "/admin/" matches only "/admin/".
 std::vector<PatternSegment> parse_pattern(const std::string& pattern) {
   if (!pattern.starts_with('/')) throw_bad_pattern(pattern, "it must start with '/'");
   if (pattern == "/") return {{"", false}};
 
   std::vector<PatternSegment> segments;
   std::set<std::string, std::less<>> parameter_names;
-  for (const std::string_view text : split_path(pattern)) {
-    PatternSegment segment = parse_segment(text, pattern);
+  const std::vector<std::string_view> texts = split_path(pattern);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].empty() && i + 1 == texts.size()) {
+      segments.push_back({"", false});
+      break;
+    }
+    PatternSegment segment = parse_segment(texts[i], pattern);
     if (segment.is_parameter && !parameter_names.insert(segment.text).second) {
       throw_bad_pattern(pattern, "a parameter name is used twice");
     }
@@ -73,6 +79,12 @@ std::string_view media_type_of(std::string_view content_type) {
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
   return type;
+}
+
+// HEAD is answered by the GET route of the path (RFC 9110 9.3.2): the same status and headers;
+// the HTTP layer leaves the body out.
+bool serves_method(const Route& route, const std::string& method) {
+  return route.method == method || (method == "HEAD" && route.method == "GET");
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {
@@ -114,6 +126,14 @@ struct Router::CompiledRoute {
     return false;
   }
 
+  // Both serve `method` on the same path: the more specific wins, then a route of that very method
+  // over a GET standing in for HEAD.
+  bool better_for(const std::string& method, const CompiledRoute& other) const {
+    if (more_specific_than(other)) return true;
+    if (other.more_specific_than(*this)) return false;
+    return route.method == method && other.route.method != method;
+  }
+
   bool takes_body_of(const Request& request) const {
     if (route.accepts.empty() || request.body.empty()) return true;
     const std::string_view media_type = media_type_of(request.header("Content-Type").value_or(""));
@@ -151,11 +171,11 @@ Response Router::dispatch(const Request& request) const {
   for (const auto& candidate : routes_) {
     PathParams params;
     if (!candidate->matches(path, params)) continue;
-    if (candidate->route.method != request.method) {
+    if (!serves_method(candidate->route, request.method)) {
       if (std::ranges::find(other_methods, candidate->route.method) == other_methods.end()) {
         other_methods.push_back(candidate->route.method);
       }
-    } else if (!chosen || candidate->more_specific_than(*chosen)) {
+    } else if (!chosen || candidate->better_for(request.method, *chosen)) {
       chosen = candidate.get();
       chosen_params = std::move(params);
     }
@@ -163,6 +183,10 @@ Response Router::dispatch(const Request& request) const {
 
   if (chosen) return call_handler(*chosen, request, chosen_params);
   if (other_methods.empty()) return error_response(ErrorCode::kNotFound, "no such route");
+  const bool takes_get = std::ranges::find(other_methods, "GET") != other_methods.end();
+  if (takes_get && std::ranges::find(other_methods, "HEAD") == other_methods.end()) {
+    other_methods.push_back("HEAD");
+  }
   Response response = error_response(ProtocolError::kMethodNotAllowed,
                                      "this path takes " + join(other_methods, ", "));
   response.headers.emplace_back("Allow", join(other_methods, ", "));

@@ -1,7 +1,8 @@
 // Routes as data: each is a method, a path pattern and a handler, and Router::dispatch picks one
-// for a request. A path that matches no route is 404, one that matches only for other methods is
-// 405 with Allow, a body of a type the route does not take is 415; a handler that throws is
-// answered by error_response (error_mapping.h), so every error body has one shape.
+// for a request. HEAD is answered by the path's GET route (the HTTP layer drops the body). A path
+// that matches no route is 404, one that matches only for other methods is 405 with Allow (which
+// names HEAD wherever GET is taken), a body of a type the route does not take is 415; a handler
+// that throws is answered by error_response (error_mapping.h), so every error body has one shape.
 //
 // Thread-safety: add() all routes before serving; dispatch() and routes() are then safe from any
 // number of threads at once (they only read), and handlers are called concurrently.
@@ -26,7 +27,9 @@ using RouteHandler = std::function<Response(const Request&, const PathParams&)>;
 
 struct Route {
   std::string method;   // "GET", "POST": compared exactly, as HTTP methods are case-sensitive
-  std::string pattern;  // "/v1/admin/devices/{id}/revoke": literal segments and {name} segments
+  // "/v1/admin/devices/{id}/revoke": literal segments and {name} segments. A trailing '/' is part
+  // of the pattern: "/admin/" and "/admin" are two routes.
+  std::string pattern;
   std::string name;     // for logs and metrics: "admin.devices.revoke"
   RouteHandler handler;
   // Media types the route takes for a non-empty body ("application/json"); parameters such as
