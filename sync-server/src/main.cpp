@@ -124,6 +124,9 @@ const std::vector<Option>& options() {
        [](Settings& s, const std::string& v) { s.http.request_timeout = std::chrono::seconds(parse_number("request-timeout-s", v, 1, 3600)); }},
       {"idle-timeout-s", "N", "how long a kept-alive connection may stay idle (default: 60)",
        [](Settings& s, const std::string& v) { s.http.idle_timeout = std::chrono::seconds(parse_number("idle-timeout-s", v, 1, 3600)); }},
+      {"max-connections", "N", "connections open at once; one more is answered 503 with Retry-After\n"
+                               "                               and closed (default: 1000; keep ulimit -n above it)",
+       [](Settings& s, const std::string& v) { s.http.max_connections = static_cast<std::size_t>(parse_number("max-connections", v, 1, 1000000)); }},
       {"page-changes", "N", "changes per pull page (default: 10000)",
        [](Settings& s, const std::string& v) { s.app.reconciler.page_changes = static_cast<std::size_t>(parse_number("page-changes", v, 1, 200000)); }},
       {"max-clock-ahead-s", "N", "refuse stamps further ahead of the server's clock (default: 300)",
@@ -462,6 +465,9 @@ int serve(Settings settings) {
   std::signal(SIGPIPE, SIG_IGN);
 
   server::ServerApp app(settings.app, log);
+  settings.http.on_refusal = [&app](http::Refusal refusal) {
+    app.metrics().count_http_refusal(refusal);
+  };
   http::HttpServer http_server(settings.http, [&app](const http::Request& request) {
     return app.handle(request);
   });

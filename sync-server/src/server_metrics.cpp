@@ -173,6 +173,11 @@ void ServerMetrics::count_refused_authentication(std::string_view kind) {
   }
 }
 
+void ServerMetrics::count_http_refusal(http::Refusal refusal) {
+  const auto index = static_cast<std::size_t>(refusal);
+  if (index < http_refusals_.size()) add(http_refusals_[index], 1);
+}
+
 template <class Self, class Visit>
 void ServerMetrics::for_each_counter(Self& self, Visit visit) {
   for (const auto& route : self.routes_) {
@@ -197,6 +202,9 @@ void ServerMetrics::for_each_counter(Self& self, Visit visit) {
   for (std::size_t i = 0; i < kCredentialKinds.size(); ++i) {
     visit("refused_authentications|" + std::string(kCredentialKinds[i]),
           self.refused_authentications_[i]);
+  }
+  for (std::size_t i = 0; i < http::kRefusalNames.size(); ++i) {
+    visit("http_refusals|" + std::string(http::kRefusalNames[i]), self.http_refusals_[i]);
   }
 }
 
@@ -278,6 +286,13 @@ std::string ServerMetrics::render(const MetricsGauges& gauges) const {
   for (std::size_t i = 0; i < kCredentialKinds.size(); ++i) {
     writer.sample("fieldsync_refused_authentications_total", {{"credential", kCredentialKinds[i]}},
                   std::to_string(load(refused_authentications_[i])));
+  }
+
+  writer.family("fieldsync_http_refused_total", "counter",
+                "Requests and connections the HTTP layer refused before any route, by reason.");
+  for (std::size_t i = 0; i < http::kRefusalNames.size(); ++i) {
+    writer.sample("fieldsync_http_refused_total", {{"reason", http::kRefusalNames[i]}},
+                  std::to_string(load(http_refusals_[i])));
   }
 
   writer.family("fieldsync_devices", "gauge", "Enrolled devices, by state.");

@@ -1,7 +1,8 @@
 // The server's counters for GET /metrics, written in the Prometheus text exposition format
-// (version 0.0.4): requests and latency per route, changes in and out, conflicts, rejections by
-// code, refused authentications; the gauges (devices per state, storage size) are read at scrape
-// time and handed to render(). Every sample carries the node's name.
+// (version 0.0.4): requests and latency per route, requests and connections the HTTP layer refused
+// by reason, changes in and out, conflicts, rejections by code, refused authentications; the gauges
+// (devices per state, storage size) are read at scrape time and handed to render(). Every sample
+// carries the node's name.
 //
 // Counters survive a restart: counters() and restore() move them to and from the storage, which
 // the server does periodically and at a clean stop (server_app.h), never on each request.
@@ -24,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/http_types.h"
 #include "reconciler.h"
 
 namespace fieldsync::server {
@@ -57,6 +59,8 @@ class ServerMetrics {
   void count_sync(const SyncSummary& summary);
   // A refused authentication (kind: one of kCredentialKinds; others are ignored).
   void count_refused_authentication(std::string_view kind);
+  // A request or connection the HTTP layer refused before any route saw it.
+  void count_http_refusal(http::Refusal refusal);
 
   // Every counter that is not zero, by a stable name (what the storage keeps).
   std::map<std::string, std::uint64_t> counters() const;
@@ -89,6 +93,7 @@ class ServerMetrics {
   Counter conflicts_resolved_{0};
   std::array<Counter, 8> rejections_{};  // by RejectionCode's number
   std::array<Counter, kCredentialKinds.size()> refused_authentications_{};
+  std::array<Counter, http::kRefusalNames.size()> http_refusals_{};
 };
 
 }  // namespace fieldsync::server

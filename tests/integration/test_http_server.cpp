@@ -1,7 +1,9 @@
 // HttpServer over real sockets on 127.0.0.1: routing and the error table on the wire, keep-alive,
-// body caps, malformed HTTP, timeouts, the access log and the refusal of plain non-loopback HTTP.
+// body caps, malformed HTTP, timeouts, the cap on connections, what the layer refuses by itself
+// (reported to on_refusal), the access log and the refusal of plain non-loopback HTTP.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -71,6 +73,25 @@ std::string header_of(const WireResponse& response, boost::beast::http::field fi
   return std::string(response[field]);
 }
 
+// What on_refusal heard, by reason; safe to read while the server runs.
+class RefusalTally {
+ public:
+  void listen(HttpServerOptions& options) {
+    options.on_refusal = [this](Refusal refusal) { ++counts_[static_cast<std::size_t>(refusal)]; };
+  }
+  int operator[](Refusal refusal) const {
+    return counts_[static_cast<std::size_t>(refusal)].load();
+  }
+  int total() const {
+    int sum = 0;
+    for (const auto& count : counts_) sum += count.load();
+    return sum;
+  }
+
+ private:
+  std::array<std::atomic<int>, kRefusalNames.size()> counts_{};
+};
+
 }  // namespace
 
 TEST_CASE("HttpServer routes requests and passes path, query, body and remote address", "[http]") {
@@ -100,7 +121,7 @@ TEST_CASE("HttpServer routes requests and passes path, query, body and remote ad
     const WireResponse response = connection.request("DELETE", "/v1/echo/hello");
     CHECK(response.result_int() == 405);
     CHECK(json_body(response).at("error") == "method_not_allowed");
-    CHECK(header_of(response, boost::beast::http::field::allow) == "POST, GET");
+    CHECK(header_of(response, boost::beast::http::field::allow) == "POST, GET, HEAD");
   }
 }
 
@@ -230,17 +251,123 @@ TEST_CASE("HttpServer keeps a connection alive across requests", "[http]") {
   }
 }
 
-TEST_CASE("HttpServer answers HEAD without a body, so the connection stays usable", "[http]") {
+TEST_CASE("HttpServer answers HEAD like GET without a body, so the connection stays usable",
+          "[http]") {
   EchoRouter routes;
   auto server = start_server(routes.router());
   TestConnection connection(server->port());
+  const WireResponse get = connection.request("GET", "/v1/echo/x");
+  REQUIRE(get.result_int() == 200);
 
   connection.send_raw("HEAD /v1/echo/x HTTP/1.1\r\nHost: x\r\n\r\n");
   const WireResponse head = connection.read_head_response();
-  CHECK(head.result_int() == 405);  // no route takes HEAD
-  CHECK(std::stoul(header_of(head, boost::beast::http::field::content_length)) > 0);
+  CHECK(head.result_int() == 200);
+  CHECK(header_of(head, boost::beast::http::field::content_length) ==
+        std::to_string(get.body().size()));
+  CHECK(header_of(head, boost::beast::http::field::content_type) ==
+        header_of(get, boost::beast::http::field::content_type));
   // Had the body been sent, it would be read here as the start of the next answer.
   CHECK(connection.request("GET", "/v1/echo/x").result_int() == 200);
+}
+
+TEST_CASE("HttpServer refuses HEAD where the path takes no GET: 405 with Allow, no body",
+          "[http]") {
+  Router router(silent_log());
+  router.add({"POST", "/v1/submit", "submit", [](const Request&, const PathParams&) {
+                return json_response(200, {{"ok", true}});
+              }});
+  auto server = start_server(router);
+  TestConnection connection(server->port());
+  connection.send_raw("HEAD /v1/submit HTTP/1.1\r\nHost: x\r\n\r\n");
+  const WireResponse head = connection.read_head_response();
+  CHECK(head.result_int() == 405);
+  CHECK(header_of(head, boost::beast::http::field::allow) == "POST");
+  CHECK(connection.request("POST", "/v1/submit").result_int() == 200);
+}
+
+TEST_CASE("HttpServer answers a connection over the cap with 503 and Retry-After, and says so",
+          "[http]") {
+  EchoRouter routes;
+  HttpServerOptions options = test_server_options();
+  options.max_connections = 3;
+  RefusalTally refusals;
+  refusals.listen(options);
+  auto server = start_server(routes.router(), options);
+
+  std::vector<std::unique_ptr<TestConnection>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<TestConnection>(server->port()));
+    REQUIRE(open.back()->request("GET", "/v1/echo/x").result_int() == 200);
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    TestConnection over(server->port());
+    const WireResponse refused = over.read_response();  // said without waiting for a request
+    CHECK(refused.result_int() == 503);
+    CHECK(json_body(refused).at("error") == "unavailable");
+    CHECK_THAT(json_body(refused).at("message").get<std::string>(), Contains("(3)"));
+    CHECK(header_of(refused, boost::beast::http::field::retry_after) == "1");
+    CHECK_FALSE(refused.keep_alive());
+    CHECK(over.read_until_closed(3s) == boost::asio::error::eof);
+  }
+  CHECK(refusals[Refusal::kConnectionLimit] == 2);
+  CHECK(refusals.total() == 2);
+  CHECK(routes.calls() == 3);
+  // The connections within the cap are served as before.
+  for (const auto& connection : open) {
+    CHECK(connection->request("GET", "/v1/echo/y").result_int() == 200);
+  }
+
+  SECTION("a place freed by a closed connection is taken again") {
+    open.pop_back();
+    // The server learns of the close when it reads the end of the stream; until then a new
+    // connection may still be refused, so this tries until served (for at most 10 s).
+    const auto until = Clock::now() + 10s;
+    int status = 0;
+    while (status != 200 && Clock::now() < until) {
+      TestConnection again(server->port());
+      again.send_raw(raw_request("GET", "/v1/echo/z", ""));
+      status = again.read_response().result_int();
+    }
+    CHECK(status == 200);
+  }
+}
+
+TEST_CASE("HttpServer needs room for at least one connection", "[http]") {
+  HttpServerOptions options = test_server_options();
+  options.max_connections = 0;
+  CHECK_THROWS_AS(HttpServer(options, [](const Request&) { return Response{}; }), Error);
+}
+
+TEST_CASE("HttpServer tells on_refusal of each request it refuses itself, by reason", "[http]") {
+  EchoRouter routes;
+  HttpServerOptions options = test_server_options();
+  options.max_body_bytes = 1024;
+  options.request_timeout = 300ms;
+  RefusalTally refusals;
+  refusals.listen(options);
+  auto server = start_server(routes.router(), options);
+
+  const auto answer_to = [&](const std::string& bytes) {
+    TestConnection connection(server->port());
+    connection.send_raw(bytes);
+    return connection.read_response().result_int();
+  };
+  CHECK(answer_to("THIS IS NOT HTTP\r\n\r\n") == 400);
+  CHECK(answer_to("POST /v1/echo/big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n") == 413);
+  CHECK(answer_to("GET /v1/echo/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'h') +
+                  "\r\n\r\n") == 413);
+  CHECK(answer_to("POST /v1/echo/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc") ==
+        408);
+  CHECK(answer_to(raw_request("GET", "/v1/echo/fine", "")) == 200);
+  CHECK(answer_to(raw_request("GET", "/v1/no-such-route", "")) ==
+        404);  // the router's, not counted
+
+  CHECK(refusals[Refusal::kMalformed] == 1);
+  CHECK(refusals[Refusal::kBodyTooLarge] == 1);
+  CHECK(refusals[Refusal::kHeadersTooLarge] == 1);
+  CHECK(refusals[Refusal::kRequestTimeout] == 1);
+  CHECK(refusals[Refusal::kConnectionLimit] == 0);
+  CHECK(refusals.total() == 4);
 }
 
 TEST_CASE("HttpServer answers Expect: 100-continue before the body is sent", "[http]") {

@@ -1,6 +1,8 @@
 // Monitoring against a real fieldsync-server process on 127.0.0.1 (docs/http-api.md, "Metrics"
 // and "Audit log"): promtool accepts GET /metrics; counters survive a clean restart, and what a
-// SIGKILL loses is exactly what was counted since the last save; /metrics is refused without the
+// SIGKILL loses is exactly what was counted since the last save; what the HTTP layer refuses by
+// itself (over --max-connections, malformed, too large) is counted by reason; /metrics is refused
+// without the
 // monitor role or an allowed address; a row altered or deleted in the stopped server's file is
 // found and named by the chain check; and no case content reaches the metrics, the audit log or
 // the server's log.
@@ -15,6 +17,7 @@
 
 #include "device_fixture.h"
 #include "fieldsync/sqlite_db.h"
+#include "raw_connection.h"
 
 using namespace fieldsync;
 using namespace fieldsync::itest;
@@ -147,6 +150,51 @@ TEST_CASE("promtool accepts the metrics of a server that has seen traffic",
   CHECK(samples.at("fieldsync_rejections_total{node=\"itest-1\",code=\"scope\"}") == 1);
   CHECK(samples.at("fieldsync_devices{node=\"itest-1\",state=\"healthy\"}") == 3);
   CHECK(samples.at("fieldsync_storage_bytes{node=\"itest-1\"}") > 0);
+}
+
+TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's refusals are counted",
+          "[monitoring][metrics]") {
+  TestServer server(node_setup({"--max-connections", "3"}));
+  const std::string token = server.process().create_admin_token("prometheus", "monitor");
+  const std::uint16_t port = server.process().port();
+  const std::string health = "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+  // Three connections, each answered once and kept open: the server's whole allowance.
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port));
+    held.back()->send(health);
+    REQUIRE(held.back()->read_answer(10s).status == 200);
+  }
+  RawConnection over(port);
+  const RawAnswer refused = over.read_answer(10s);
+  CHECK(refused.status == 503);
+  CHECK(refused.header("Retry-After") == "1");
+  CHECK(json::parse(refused.body).at("error") == "unavailable");
+  CHECK(over.closed_within(10s));
+
+  // Two of the held connections are spent on requests the HTTP layer refuses by itself.
+  held[1]->send("THIS IS NOT HTTP\r\n\r\n");
+  CHECK(held[1]->read_answer(10s).status == 400);
+  held[2]->send(RawConnection::post_head("/v1/sync", {{"Content-Length", "999999999999"}}));
+  CHECK(held[2]->read_answer(10s).status == 413);
+
+  held[0]->send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+                "\r\n\r\n");
+  const RawAnswer scraped = held[0]->read_answer(10s);
+  REQUIRE(scraped.status == 200);
+  std::string said;
+  CHECK(promtool_check(scraped.body, said) == 0);
+  INFO("promtool said:\n" << said << "\nmetrics:\n" << scraped.body);
+  const auto samples = samples_of(scraped.body);
+  const auto refusals = [&](const std::string& reason) {
+    return samples.at("fieldsync_http_refused_total{node=\"itest-1\",reason=\"" + reason + "\"}");
+  };
+  CHECK(refusals("connection_limit") == 1);
+  CHECK(refusals("malformed") == 1);
+  CHECK(refusals("body_too_large") == 1);
+  CHECK(refusals("headers_too_large") == 0);
+  CHECK(refusals("request_timeout") == 0);
 }
 
 TEST_CASE("Metric counters survive a clean restart; a SIGKILL loses what came since the last save",

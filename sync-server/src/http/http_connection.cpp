@@ -1,7 +1,8 @@
 // A connection's life: (TLS handshake), then per request: wait for its first byte, read headers
 // (answering Expect: 100-continue), read the body under the cap, call the handler, write the
 // answer; then close gracefully or wait for the next request. One deadline timer serves every
-// phase; what its expiry means depends on the phase (see on_deadline).
+// phase; what its expiry means depends on the phase (see on_deadline). A connection over the cap
+// is answered 503 right after the handshake, without reading its request, and closed.
 //
 // Thread-safety: a connection's members are touched only on its strand. The registry locks.
 #include "http/http_connection.h"
@@ -154,6 +155,11 @@ class StreamConnection final : public Connection,
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->begin(); });
   }
 
+  void refuse_over_capacity() override {
+    over_capacity_ = true;  // before the strand runs anything of this connection
+    start();
+  }
+
   void on_server_stopping() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->phase_ == Phase::kHandshake || self->phase_ == Phase::kIdle) self->close_now();
@@ -184,13 +190,32 @@ class StreamConnection final : public Connection,
       stream_.async_handshake(asio::ssl::stream_base::server,
                               continue_with(&StreamConnection::on_handshake));
     } else {
-      wait_for_request();
+      after_handshake();
     }
   }
 
   void on_handshake(error_code error) {
     if (error) return close_now();
+    after_handshake();
+  }
+
+  void after_handshake() {
+    if (over_capacity_) return answer_over_capacity();
     wait_for_request();
+  }
+
+  // Said at once, without reading the request: nothing of it would be used.
+  void answer_over_capacity() {
+    report(Refusal::kConnectionLimit);
+    exchange_ = Exchange{Clock::now(), {}, 0};
+    answer_and_close(error_response(ErrorCode::kUnavailable,
+                                    "the server has as many connections open as it takes (" +
+                                        std::to_string(options().max_connections) +
+                                        "); try again in a moment"));
+  }
+
+  void report(Refusal refusal) {
+    if (options().on_refusal) options().on_refusal(refusal);
   }
 
   // Waiting for a request's first byte is idleness; from that byte on, the request timeout runs.
@@ -244,22 +269,26 @@ class StreamConnection final : public Connection,
 
   void on_read_failed(error_code error) {
     if (request_timed_out_) {
+      report(Refusal::kRequestTimeout);
       return answer_and_close(error_response(
           ProtocolError::kRequestTimeout,
           "the request did not arrive whole within " +
               std::to_string(whole_milliseconds(options().request_timeout)) + " ms"));
     }
     if (error == wire::error::body_limit) {
+      report(Refusal::kBodyTooLarge);
       return answer_and_close(error_response(
           ErrorCode::kTooLarge,
           "the body is over the cap of " + std::to_string(options().max_body_bytes) + " bytes"));
     }
     if (error == wire::error::header_limit) {
+      report(Refusal::kHeadersTooLarge);
       return answer_and_close(error_response(
           ErrorCode::kTooLarge,
           "the request headers are over " + std::to_string(kHeaderLimitBytes) + " bytes"));
     }
     if (is_malformed_http(error)) {
+      report(Refusal::kMalformed);
       return answer_and_close(
           error_response(ErrorCode::kMalformed, "the request is not valid HTTP/1.1"));
     }
@@ -406,6 +435,7 @@ class StreamConnection final : public Connection,
   std::atomic<bool> abandoned_{false};  // set by close() from any thread
 
   Phase phase_ = Phase::kIdle;
+  bool over_capacity_ = false;  // set before start, then read on the strand only
   bool first_request_ = true;
   bool request_timed_out_ = false;
   bool close_after_answer_ = false;
@@ -422,16 +452,23 @@ using TlsConnection = StreamConnection<asio::ssl::stream<tcp::socket>>;
 
 }  // namespace
 
-bool ConnectionRegistry::add(const std::shared_ptr<Connection>& connection) {
+Admission ConnectionRegistry::admit(const std::shared_ptr<Connection>& connection,
+                                    std::size_t max_serving) {
   const std::lock_guard lock(connections_mutex_);
-  if (stopping_.load()) return false;
-  connections_.emplace(connection.get(), connection);
-  return true;
+  if (stopping_.load()) return Admission::kStopping;
+  const bool serving = serving_ < max_serving;
+  connections_.emplace(connection.get(), Entry{connection, serving});
+  if (!serving) return Admission::kOverCapacity;
+  ++serving_;
+  return Admission::kServe;
 }
 
 void ConnectionRegistry::remove(const Connection* connection) {
   const std::lock_guard lock(connections_mutex_);
-  connections_.erase(connection);
+  const auto found = connections_.find(connection);
+  if (found == connections_.end()) return;
+  if (found->second.serving) --serving_;
+  connections_.erase(found);
   if (connections_.empty()) emptied_.notify_all();
 }
 
@@ -447,8 +484,8 @@ std::vector<std::shared_ptr<Connection>> ConnectionRegistry::begin_stopping() {
 std::vector<std::shared_ptr<Connection>> ConnectionRegistry::live() const {
   const std::lock_guard lock(connections_mutex_);
   std::vector<std::shared_ptr<Connection>> alive;
-  for (const auto& [key, connection] : connections_) {
-    if (auto locked = connection.lock()) alive.push_back(std::move(locked));
+  for (const auto& [key, entry] : connections_) {
+    if (auto locked = entry.connection.lock()) alive.push_back(std::move(locked));
   }
   return alive;
 }
@@ -475,7 +512,16 @@ void accept_connection(const ConnectionEnvironment& environment, tcp::socket soc
     connection = std::make_shared<PlainConnection>(environment, std::move(remote_address),
                                                    std::move(socket));
   }
-  if (environment.registry.add(connection)) connection->start();
+  switch (environment.registry.admit(connection, environment.options.max_connections)) {
+    case Admission::kServe:
+      connection->start();
+      break;
+    case Admission::kOverCapacity:
+      connection->refuse_over_capacity();
+      break;
+    case Admission::kStopping:
+      break;
+  }
 }
 
 }  // namespace fieldsync::server::http

@@ -29,16 +29,26 @@ class Connection {
 
   // Each posts to the connection's strand, so any thread may call them.
   virtual void start() = 0;
+  // Instead of start(), for a connection over the cap: answers 503 (after the TLS handshake) and
+  // closes.
+  virtual void refuse_over_capacity() = 0;
   // Closes the connection if it is between requests; otherwise its answer says Connection: close.
   virtual void on_server_stopping() = 0;
   virtual void close() = 0;
 };
 
+// What the registry says of a connection just accepted.
+enum class Admission {
+  kServe,         // start it
+  kOverCapacity,  // refuse it (it is registered, so that a stop closes it, but not counted)
+  kStopping,      // drop it: the server is stopping
+};
+
 // Thread-safe: every member may be called from any thread.
 class ConnectionRegistry {
  public:
-  // False once stopping: the caller drops the connection instead of starting it.
-  bool add(const std::shared_ptr<Connection>& connection);
+  // Registers the connection; it is served while fewer than `max_serving` others are.
+  Admission admit(const std::shared_ptr<Connection>& connection, std::size_t max_serving);
   void remove(const Connection* connection);
 
   // From now on add() refuses and stopping() is true. Returns the connections alive now.
@@ -52,9 +62,15 @@ class ConnectionRegistry {
  private:
   std::atomic<bool> stopping_{false};
 
-  mutable std::mutex connections_mutex_;  // guards connections_
+  struct Entry {
+    std::weak_ptr<Connection> connection;
+    bool serving;  // counted against the cap
+  };
+
+  mutable std::mutex connections_mutex_;  // guards connections_ and serving_
   std::condition_variable emptied_;
-  std::unordered_map<const Connection*, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<const Connection*, Entry> connections_;
+  std::size_t serving_ = 0;
 };
 
 // What every connection shares with the server; all of it outlives the connections.

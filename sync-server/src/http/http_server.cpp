@@ -56,6 +56,9 @@ bool is_loopback(const asio::ip::address& address) {
 
 void check_options(const HttpServerOptions& options, const asio::ip::address& address) {
   if (options.threads == 0) throw Error(ErrorCode::kInvalidArgument, "the server needs a thread");
+  if (options.max_connections == 0) {
+    throw Error(ErrorCode::kInvalidArgument, "the server must take at least one connection");
+  }
   if (options.request_timeout.count() <= 0 || options.idle_timeout.count() <= 0 ||
       options.drain_timeout.count() < 0) {
     throw Error(ErrorCode::kInvalidArgument, "the server's timeouts must be positive");

@@ -1,7 +1,8 @@
 // The sync server's HTTP/1.1 listener (Boost.Beast on Asio): keep-alive connections, optional
-// TLS, caps on body size and time, and a graceful stop. Each complete request is handed to one
-// Handler (in production Router::dispatch) and its Response is written back; the errors this
-// layer produces itself (400 malformed HTTP, 408, 413) come from error_mapping.h like any other.
+// TLS, caps on body size, time and open connections, and a graceful stop. Each complete request is
+// handed to one Handler (in production Router::dispatch) and its Response is written back; the
+// errors this layer produces itself (400 malformed HTTP, 408, 413, 503 over the connection cap)
+// come from error_mapping.h like any other, and each is reported to on_refusal.
 //
 // I/O is asynchronous, so idle connections hold no thread; handlers run on the worker threads
 // and may block (the storage is SQLite), which holds that one thread for as long.
@@ -45,10 +46,17 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   // How long stop() waits for requests in flight before closing their connections.
   std::chrono::milliseconds drain_timeout{10'000};
+  // Connections open at once. One more is answered 503 with Retry-After and closed (after its
+  // TLS handshake, on HTTPS); it holds no worker thread meanwhile. Each open connection holds a
+  // file descriptor: keep the process's open-file limit (ulimit -n) above this.
+  std::size_t max_connections = 1000;
   std::optional<TlsFiles> tls;  // TLS 1.2 or later when set
   bool allow_plain_non_loopback = false;
   // The access log (one line per request) and the server's own events; null: stderr.
   std::shared_ptr<ServerLog> log;
+  // Hears of every refusal of the HTTP layer itself (http_types.h), from any worker thread at
+  // once, so it must be quick and thread-safe (the server counts them in its metrics). May be null.
+  std::function<void(Refusal)> on_refusal;
 };
 
 using Handler = std::function<Response(const Request&)>;
@@ -56,8 +64,9 @@ using Handler = std::function<Response(const Request&)>;
 class HttpServer {
  public:
   // Checks the options and loads the TLS files; binds nothing yet. Throws Error(kInvalidArgument)
-  // for an unusable option (a bind address that is not an IP address, zero threads, plain HTTP on
-  // a non-loopback address without allow_plain_non_loopback, TLS files that do not load).
+  // for an unusable option (a bind address that is not an IP address, zero threads or
+  // connections, plain HTTP on a non-loopback address without allow_plain_non_loopback, TLS files
+  // that do not load).
   HttpServer(HttpServerOptions options, Handler handler);
   ~HttpServer();  // stop()
   HttpServer(const HttpServer&) = delete;

@@ -5,6 +5,8 @@
 // Thread-safety: plain values. A Request is read by one handler at a time; nothing is shared.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +20,21 @@ namespace fieldsync::server::http {
 // Header fields in the order they came; names keep their spelling, so compare them with
 // header_names_equal (HTTP field names are case-insensitive). A name may repeat.
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// What the HTTP layer refuses by itself, before any route sees a request (HttpServerOptions::
+// on_refusal hears of each). The names are metric labels: append only.
+enum class Refusal {
+  kMalformed,        // 400: not valid HTTP/1.1
+  kHeadersTooLarge,  // 413: the headers are over 16 KB
+  kBodyTooLarge,     // 413: the body is over max_body_bytes
+  kRequestTimeout,   // 408: the request did not arrive whole within request_timeout
+  kConnectionLimit,  // 503: max_connections were open already
+};
+inline constexpr std::array<std::string_view, 5> kRefusalNames = {
+    "malformed", "headers_too_large", "body_too_large", "request_timeout", "connection_limit"};
+inline std::string_view to_string(Refusal refusal) {
+  return kRefusalNames[static_cast<std::size_t>(refusal)];
+}
 
 bool header_names_equal(std::string_view a, std::string_view b);
 
