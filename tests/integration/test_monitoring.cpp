@@ -197,7 +197,7 @@ TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's re
   CHECK(refusals("request_timeout") == 0);
 }
 
-TEST_CASE("Metric counters survive a clean restart; a SIGKILL loses what came since the last save",
+TEST_CASE("Metric counters survive a clean restart, a SIGKILL loses what came since the last save",
           "[monitoring][metrics]") {
   // Saved only at clean stops here, so that what a SIGKILL loses does not depend on timing.
   TestServer server(node_setup({"--metrics-save-s", "86400"}));

@@ -27,7 +27,7 @@ bool exists(ServerFixture& server, const RecordId& record) {
 
 }  // namespace
 
-TEST_CASE("A revoked device gets only a wipe directive; once it acknowledges, its token is refused",
+TEST_CASE("A revoked device gets only a wipe directive, once it acknowledges, its token is refused",
           "[server][auth]") {
   ServerFixture server;
   Casework work(server);

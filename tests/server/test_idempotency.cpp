@@ -132,7 +132,7 @@ TEST_CASE("A resent rejected group gets the same rejection", "[server][reconcile
   CHECK_FALSE(current(server, visit, "observations"));
 }
 
-TEST_CASE("A group stamped too far ahead is refused as clock_skew; re-stamped, it is accepted",
+TEST_CASE("A group stamped too far ahead is refused as clock_skew, re-stamped, it is accepted",
           "[server][reconcile]") {
   ServerFixture server;
   Casework work(server);

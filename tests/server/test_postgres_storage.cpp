@@ -213,7 +213,7 @@ TEST_CASE("Of two transactions writing one receipt, the second runs again and se
   CHECK(observer.value("SELECT count(*) FROM receipts") == "1");
 }
 
-TEST_CASE("Two transactions appending to the audit log commit side by side; sealing chains both",
+TEST_CASE("Two transactions appending to the audit log commit side by side, sealing chains both",
           "[postgres][audit]") {
   dev::ScratchDatabase database;
   auto storage = open_postgres_storage(database.connection(), 4);

@@ -239,7 +239,7 @@ TEST_CASE("A refusal for reused sequence numbers says the highest number accepte
 
 // SQLite only: the backup file, its restore and the data directory's lock are the SQLite
 // backend's (PostgreSQL is backed up and restored with its own tools, then `admin new-epoch`).
-TEST_CASE("Backups hold the data as it was; a restore refuses to run under an open server",
+TEST_CASE("Backups hold the data as it was, a restore refuses to run under an open server",
           "[server][restore][sqlite]") {
   ServerFixture server;
   Casework work(server);

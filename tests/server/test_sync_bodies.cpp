@@ -139,7 +139,7 @@ TEST_CASE("JSON sync bodies: the form works, and malformed JSON is refused with 
   }
 }
 
-TEST_CASE("A sync body of another Content-Type is 415; one over the cap is 413",
+TEST_CASE("A sync body of another Content-Type is 415, one over the cap is 413",
           "[server][reconcile]") {
   SECTION("Content-Type") {
     ServerFixture server;
@@ -185,7 +185,7 @@ std::string long_notes() {
 
 }  // namespace
 
-TEST_CASE("Sync bodies may travel in gzip both ways; a bomb is 413, another coding 415",
+TEST_CASE("Sync bodies may travel in gzip both ways, a bomb is 413, another coding 415",
           "[server][reconcile][compression]") {
   ServerOptions options;
   options.max_binary_body_bytes = 1u << 20;

@@ -178,7 +178,7 @@ TEST_CASE("Visits are listed in event-time order", "[casework]") {
   CHECK(visits[0].get("observations")->as_text() == "earlier");
 }
 
-TEST_CASE("Acknowledged groups leave the outbox; the cursor and check-in are kept", "[sync]") {
+TEST_CASE("Acknowledged groups leave the outbox, the cursor and check-in are kept", "[sync]") {
   StoreFixture fixture;
   const CaseId case_id = fixture.receive_case("Hal");
   Casework casework(*fixture.store);
@@ -257,7 +257,7 @@ TEST_CASE("A pulled change that overrides an unsynced local edit queues a confli
   }
 }
 
-TEST_CASE("A pulled change that saw the local edit is no conflict; a losing one changes nothing",
+TEST_CASE("A pulled change that saw the local edit is no conflict, a losing one changes nothing",
           "[sync][conflict]") {
   StoreFixture fixture;
   const CaseId case_id = fixture.receive_case("Jay");

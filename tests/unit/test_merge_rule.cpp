@@ -29,14 +29,14 @@ std::vector<Version> versions_of(const std::vector<const Change*>& changes) {
 
 }  // namespace
 
-TEST_CASE("The greatest version wins; origin breaks a tie of stamps", "[merge]") {
+TEST_CASE("The greatest version wins, origin breaks a tie of stamps", "[merge]") {
   const std::vector<Change> history = {edit(10, kAlice, "a"), edit(12, kBob, "b"),
                                        edit(12, kAlice, "c")};
   CHECK(merge_winner(history)->value == Value::text("b"));  // same hlc: kBob > kAlice
   CHECK(merge_winner(std::span<const Change>{}) == nullptr);
 }
 
-TEST_CASE("An overwritten value that nobody saw is lost; one that was seen is not", "[merge]") {
+TEST_CASE("An overwritten value that nobody saw is lost, one that was seen is not", "[merge]") {
   const Change first = edit(10, kAlice, "child seen in kitchen");
   const Change seen_and_edited = edit(20, kBob, "child seen in garden", {first.version});
   const Change blind = edit(15, kAlice, "mother present");  // made offline, never seen by Bob
