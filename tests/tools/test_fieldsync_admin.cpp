@@ -509,7 +509,8 @@ TEST_CASE("fieldsync-admin has help for every command, with examples", "[admin-c
 
 TEST_CASE("fieldsync-admin links no database client library", "[admin-cli]") {
   // A shipped admin tool needs the HTTP transport and the admin API client, nothing of the
-  // development helpers (which bring libpq for throwaway test databases).
+  // development helpers (which bring libpq for throwaway test databases). A linker that drops
+  // unused libraries (--as-needed) would hide a needless -lpq here; without one, this catches it.
   const dev::ScratchDir scratch;
   const CliResult linked =
       tooltest::run_tool("/usr/bin/ldd", scratch, {FIELDSYNC_ADMIN_BINARY}, {});
