@@ -105,17 +105,17 @@ void record_failed_sync(ServerContext& context, const SyncIdentity& identity,
                         std::chrono::steady_clock::time_point started) {
   const nlohmann::json body =
       nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
-  SyncRecord record;
-  record.outcome = SyncOutcome::kFailed;
-  record.at_ms = context.clock.wall_ms();
-  record.duration_ms = elapsed_ms(started);
-  record.bytes_in = request.body.size();
-  record.bytes_out = answer.body.size();
-  record.error_code = body.is_object() ? body.value("error", "") : "";
-  record.error_message = body.is_object() ? body.value("message", "") : "";
+  SyncEvent event;
+  event.outcome = SyncOutcome::kFailed;
+  event.at_ms = context.clock.wall_ms();
+  event.duration_ms = elapsed_ms(started);
+  event.bytes_in = request.body.size();
+  event.bytes_out = answer.body.size();
+  event.error_code = body.is_object() ? body.value("error", "") : "";
+  event.error_message = body.is_object() ? body.value("message", "") : "";
   try {
     run_transaction(context.storage, [&](StorageTransaction& tx) {
-      context.registry.record_failed_sync(tx, identity.device.id, record);
+      context.registry.record_failed_sync(tx, identity.device.id, event);
     });
   } catch (const std::exception& error) {
     context.log.error("sync_failure_not_recorded", {{"device", identity.device.id.to_string()},
@@ -150,19 +150,19 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
     encoded.content_type = format == WireFormat::kBinary ? kBinaryContentType : kJsonContentType;
     encode_body(encoded, encode_response(answer, format), request);
     SyncRecord record;
-    record.outcome = summary.outcome;
-    record.at_ms = context.reconciler.now_ms();
-    record.duration_ms = elapsed_ms(started);
+    record.event.outcome = summary.outcome;
+    record.event.at_ms = context.reconciler.now_ms();
+    record.event.duration_ms = elapsed_ms(started);
+    record.event.changes_pushed = summary.changes_accepted;
+    record.event.changes_pulled = summary.changes_sent;
+    record.event.groups_rejected = summary.groups_rejected;
+    record.event.conflicts = summary.conflicts_detected;
+    record.event.bytes_in = request.body.size();
+    record.event.bytes_out = encoded.body.size();
+    record.event.error_code = summary.error_code;
+    record.event.error_message = summary.error_message;
     record.changes_sent_by_device = summary.changes_received;
-    record.changes_accepted = summary.changes_accepted;
-    record.changes_pulled = summary.changes_sent;
-    record.groups_rejected = summary.groups_rejected;
-    record.conflicts = summary.conflicts_detected;
-    record.bytes_in = request.body.size();
-    record.bytes_out = encoded.body.size();
-    record.error_code = summary.error_code;
-    record.error_message = summary.error_message;
-    context.registry.record_sync(*tx, identity.device, record);
+    context.registry.record_sync(*tx, identity.device, std::move(record));
     context.audit.sync(*tx, identity.device.id, identity.user.id, request.remote_address, summary);
     tx->commit();  // durable (the WAL synced) before any acknowledgement leaves
     return std::pair(std::move(answer), std::move(encoded));

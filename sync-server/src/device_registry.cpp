@@ -2,6 +2,7 @@
 #include "device_registry.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace fieldsync::server {
 
@@ -64,14 +65,14 @@ bool counts_as_failure(SyncOutcome outcome) {
 DeviceRegistry::DeviceRegistry(DeviceHealthRules rules, SyncHistoryLimits limits)
     : rules_(rules), limits_(limits) {}
 
-void DeviceRegistry::record_sync(StorageTransaction& tx, Device& device,
-                                 const SyncRecord& record) const {
+void DeviceRegistry::record_sync(StorageTransaction& tx, Device& device, SyncRecord record) const {
   // What the device still holds: its outbox as it reported it, less what this round trip
   // answered (every write group of an exchange is acknowledged or rejected; either way it leaves
   // the outbox). The oldest pending change is known only as the oldest before the push.
   const Telemetry& telemetry = device.telemetry;
+  const SyncEvent& event = record.event;
   const bool exchanged =
-      record.outcome == SyncOutcome::kOk || record.outcome == SyncOutcome::kRejected;
+      event.outcome == SyncOutcome::kOk || event.outcome == SyncOutcome::kRejected;
   const std::uint64_t answered = exchanged ? record.changes_sent_by_device : 0;
   DeviceActivity& activity = device.activity;
   activity.pending_changes =
@@ -79,55 +80,43 @@ void DeviceRegistry::record_sync(StorageTransaction& tx, Device& device,
   activity.oldest_pending_at_ms =
       activity.pending_changes == 0
           ? 0
-          : record.at_ms - std::max<std::int64_t>(telemetry.oldest_pending_age_ms, 0);
+          : event.at_ms - std::max<std::int64_t>(telemetry.oldest_pending_age_ms, 0);
   if (telemetry.device_clock_ms != 0)
-    activity.clock_offset_ms = telemetry.device_clock_ms - record.at_ms;
-  apply(tx, device, record);
+    activity.clock_offset_ms = telemetry.device_clock_ms - event.at_ms;
+  apply(tx, device, std::move(record.event));
 }
 
 void DeviceRegistry::record_failed_sync(StorageTransaction& tx, const OriginId& device_id,
-                                        const SyncRecord& record) const {
+                                        SyncEvent event) const {
   std::optional<Device> device = tx.device(device_id);
   if (!device) return;
-  device->last_seen_ms = record.at_ms;  // it did authenticate
-  apply(tx, *device, record);
+  device->last_seen_ms = event.at_ms;  // it did authenticate
+  apply(tx, *device, std::move(event));
 }
 
-void DeviceRegistry::apply(StorageTransaction& tx, Device& device, const SyncRecord& record) const {
+void DeviceRegistry::apply(StorageTransaction& tx, Device& device, SyncEvent event) const {
   DeviceActivity& activity = device.activity;
-  activity.last_attempt_ms = record.at_ms;
+  activity.last_attempt_ms = event.at_ms;
   ++activity.syncs;
-  if (counts_as_failure(record.outcome)) {
+  if (counts_as_failure(event.outcome)) {
     ++activity.failed_syncs;
     ++activity.failed_in_a_row;
-    activity.last_error_code = record.error_code;
-    activity.last_error_message = record.error_message;
-    activity.last_error_ms = record.at_ms;
-  } else if (record.outcome == SyncOutcome::kOk) {
+    activity.last_error_code = event.error_code;
+    activity.last_error_message = event.error_message;
+    activity.last_error_ms = event.at_ms;
+  } else if (event.outcome == SyncOutcome::kOk) {
     activity.failed_in_a_row = 0;
   }
-  activity.changes_pushed += record.changes_accepted;
-  activity.changes_pulled += record.changes_pulled;
-  activity.conflicts += record.conflicts;
-  activity.rejections += record.groups_rejected;
-  activity.bytes_in += record.bytes_in;
-  activity.bytes_out += record.bytes_out;
+  activity.changes_pushed += event.changes_pushed;
+  activity.changes_pulled += event.changes_pulled;
+  activity.conflicts += event.conflicts;
+  activity.rejections += event.groups_rejected;
+  activity.bytes_in += event.bytes_in;
+  activity.bytes_out += event.bytes_out;
   tx.put_device(device);
 
-  SyncEvent event;
   event.device = device.id;
   event.user_id = device.user_id;
-  event.at_ms = record.at_ms;
-  event.outcome = record.outcome;
-  event.duration_ms = record.duration_ms;
-  event.changes_pushed = record.changes_accepted;
-  event.changes_pulled = record.changes_pulled;
-  event.groups_rejected = record.groups_rejected;
-  event.conflicts = record.conflicts;
-  event.bytes_in = record.bytes_in;
-  event.bytes_out = record.bytes_out;
-  event.error_code = record.error_code;
-  event.error_message = record.error_message;
   tx.add_sync_event(event, limits_);
 }
 

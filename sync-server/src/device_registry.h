@@ -44,20 +44,13 @@ DeviceState device_state(const Device& device, std::int64_t now_ms, const Device
 // Whether a sync with this outcome counts against the device (and toward at_risk).
 bool counts_as_failure(SyncOutcome outcome);
 
-// What one answered sync did, as the reconciler and the HTTP layer saw it.
+// What one answered sync did, as the reconciler and the HTTP layer saw it: the event that the
+// device's history and the fleet's activity keep (its device and user_id are filled in here; its
+// error_code is the first rejection's code, or the error the device was answered), and what the
+// device's outbox no longer holds.
 struct SyncRecord {
-  SyncOutcome outcome = SyncOutcome::kOk;
-  std::int64_t at_ms = 0;
-  std::int64_t duration_ms = 0;
+  SyncEvent event;
   std::uint64_t changes_sent_by_device = 0;  // every change of the request's write groups
-  std::uint64_t changes_accepted = 0;
-  std::uint64_t changes_pulled = 0;
-  std::uint64_t groups_rejected = 0;
-  std::uint64_t conflicts = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-  std::string error_code;     // the first rejection's code, or the error the device was answered
-  std::string error_message;  // never quotes data (rejection and error messages never do)
 };
 
 class DeviceRegistry {
@@ -66,11 +59,11 @@ class DeviceRegistry {
 
   // An answered sync, in the sync's own transaction: updates `device` (whose telemetry the
   // reconciler has set from the request) and saves it with the sync's event.
-  void record_sync(StorageTransaction& tx, Device& device, const SyncRecord& record) const;
-  // A sync answered with an error: nothing of it committed, so this runs in a transaction of its
-  // own. The device's telemetry is left as it was (the request may not have decoded).
-  void record_failed_sync(StorageTransaction& tx, const OriginId& device_id,
-                          const SyncRecord& record) const;
+  void record_sync(StorageTransaction& tx, Device& device, SyncRecord record) const;
+  // A sync answered with an error (`event`): nothing of it committed, so this runs in a
+  // transaction of its own. The device's telemetry is left as it was (the request may not have
+  // decoded).
+  void record_failed_sync(StorageTransaction& tx, const OriginId& device_id, SyncEvent event) const;
 
   DeviceState state_of(const Device& device, std::int64_t now_ms) const {
     return device_state(device, now_ms, rules_);
@@ -83,7 +76,7 @@ class DeviceRegistry {
   const SyncHistoryLimits& limits() const { return limits_; }
 
  private:
-  void apply(StorageTransaction& tx, Device& device, const SyncRecord& record) const;
+  void apply(StorageTransaction& tx, Device& device, SyncEvent event) const;
 
   const DeviceHealthRules rules_;
   const SyncHistoryLimits limits_;

@@ -94,12 +94,7 @@ class Chaos {
 
   void run(std::size_t steps) {
     dev::AdminClient& admin = server_.admin();
-    admin.create_team("north", "North");
-    admin.create_team("south", "South");
-    admin.create_user("maya", "north", "manager", "Maya");
-    admin.create_user("amira", "north", "worker", "Amira");
-    admin.create_user("ben", "north", "worker", "Ben");
-    admin.create_user("chen", "south", "worker", "Chen");
+    dev::create_council_people(admin);
     for (const char* user : {"amira", "amira", "ben", "chen"}) {
       cases_.push_back(admin.create_case(user, {{"child_name", std::string("Child of ") + user}}));
     }
@@ -456,9 +451,7 @@ struct Pair {
   std::unique_ptr<Device> maya;
 
   Pair() {
-    server.admin().create_team("north", "North");
-    server.admin().create_user("maya", "north", "manager", "Maya");
-    server.admin().create_user("amira", "north", "worker", "Amira");
+    dev::create_council_people(server.admin(), {"maya", "amira"});
     case_id = server.admin().create_case("amira", {{"child_name", "Jordan Ellis"}});
     amira = server.enrol("amira-phone", "amira");
     maya = server.enrol("maya-tablet", "maya");
@@ -583,7 +576,7 @@ TEST_CASE("A local conflict about an edit the server then rejects goes with the 
 TEST_CASE("A case newly in scope comes whole even when the answer that carried it was lost",
           "[chaos]") {
   Pair pair;
-  pair.server.admin().create_user("ben", "north", "worker", "Ben");
+  dev::create_council_person(pair.server.admin(), "ben");
   const CaseId bens = pair.server.admin().create_case("ben", {{"child_name", "Sam Patel"}});
   auto ben = pair.server.enrol("ben-phone", "ben");
   pair.sync(*ben);

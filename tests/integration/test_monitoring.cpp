@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "device_fixture.h"
+#include "fieldsync/dev/metric_samples.h"
 #include "fieldsync/sqlite_db.h"
 #include "raw_connection.h"
 
@@ -55,17 +56,6 @@ class Reader {
   TestServer& server_;
   std::unique_ptr<platform::HttpTransport> transport_;
 };
-
-std::map<std::string, double> samples_of(const std::string& text) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line.front() == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
 
 double requests(const std::map<std::string, double>& samples, const std::string& route) {
   const auto found = samples.find("fieldsync_http_requests_total{node=\"itest-1\",route=\"" +
@@ -144,7 +134,7 @@ TEST_CASE("promtool accepts the metrics of a server that has seen traffic",
   INFO("promtool said:\n" << said << "\nmetrics:\n" << text);
   REQUIRE(status != 127);  // promtool comes with Debian's prometheus package (tools/bootstrap)
   CHECK(status == 0);
-  const auto samples = samples_of(text);
+  const auto samples = dev::metric_samples(text);
   CHECK(requests(samples, "sync") >= 4);
   CHECK(samples.at("fieldsync_conflicts_detected_total{node=\"itest-1\"}") == 1);
   CHECK(samples.at("fieldsync_rejections_total{node=\"itest-1\",code=\"scope\"}") == 1);
@@ -204,11 +194,11 @@ TEST_CASE("Metric counters survive a clean restart, a SIGKILL loses what came si
   const std::string token = server.process().create_admin_token("prometheus", "monitor");
   Reader reader(server);
   for (int i = 0; i < 3; ++i) REQUIRE(reader.get("/v1/admin/teams", token).status == 200);
-  const auto before = samples_of(reader.metrics(token));
+  const auto before = dev::metric_samples(reader.metrics(token));
   REQUIRE(requests(before, "admin.teams.list") == 3);
 
   server.process().restart();  // SIGTERM: counters saved
-  const auto after = samples_of(reader.metrics(token));
+  const auto after = dev::metric_samples(reader.metrics(token));
   CHECK(requests(after, "admin.teams.list") == 3);
   CHECK(requests(after, "metrics") == 1);  // the scrape before the restart
   for (const auto& [series, value] : before) {
@@ -223,10 +213,10 @@ TEST_CASE("Metric counters survive a clean restart, a SIGKILL loses what came si
 
   SECTION("after a SIGKILL, the counts since the last save are gone, the rest kept") {
     for (int i = 0; i < 2; ++i) REQUIRE(reader.get("/v1/admin/teams", token).status == 200);
-    REQUIRE(requests(samples_of(reader.metrics(token)), "admin.teams.list") == 5);
+    REQUIRE(requests(dev::metric_samples(reader.metrics(token)), "admin.teams.list") == 5);
     server.process().kill();
     server.process().restart();
-    CHECK(requests(samples_of(reader.metrics(token)), "admin.teams.list") == 3);
+    CHECK(requests(dev::metric_samples(reader.metrics(token)), "admin.teams.list") == 3);
   }
 }
 

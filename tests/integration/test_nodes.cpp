@@ -5,9 +5,6 @@
 // (and why only in its own log).
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 
 #include "sync_harness.h"
@@ -23,13 +20,6 @@ platform::HttpResponse get(platform::HttpTransport& transport, const std::string
   request.headers = std::move(headers);
   request.timeout = std::chrono::seconds(20);
   return transport.send(request);
-}
-
-std::string file_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -75,8 +65,7 @@ TEST_CASE("With the database gone, every node's health check says 503 and logs w
           "[nodes][postgres]") {
   TestServer server(StorageUnderTest{true, 3});
   // A device syncs through the nodes first: they were serving.
-  server.admin().create_team("north", "North");
-  server.admin().create_user("amira", "north", "worker", "Amira");
+  dev::create_council_people(server.admin(), {"amira"});
   server.admin().create_case("amira", {{"child_name", "Jordan Ellis"}});
   auto device = server.enrol("amira-phone", "amira");
   REQUIRE(device->sync().outcome == client::SyncOutcome::kCompleted);
@@ -90,7 +79,7 @@ TEST_CASE("With the database gone, every node's health check says 503 and logs w
     const auto body = nlohmann::json::parse(response.body);
     CHECK(body.at("status") == "unavailable");
     CHECK(body.size() == 2);  // status and node: nothing about the database to the public
-    CHECK(file_text(server.node(i).options().log_file).find("health_check_failed") !=
+    CHECK(dev::read_file(server.node(i).options().log_file).find("health_check_failed") !=
           std::string::npos);
   }
 }

@@ -67,10 +67,7 @@ struct Office {
 
   Office() {
     dev::AdminClient& admin = server.admin();
-    admin.create_team("north", "North Family Support");
-    admin.create_user("maya", "north", "manager", "Maya Okafor");
-    admin.create_user("amira", "north", "worker", "Amira Shah");
-    admin.create_user("ben", "north", "worker", "Ben Doyle");
+    dev::create_council_people(admin, {"maya", "amira", "ben"});
     jordan = admin.create_case("amira", {{"child_name", "Jordan Ellis"}});
     sam = admin.create_case("ben", {{"child_name", "Sam Patel"}});
     phone = server.enrol("amira-phone", "amira");

@@ -95,10 +95,7 @@ TEST_CASE(
     "[crash]") {
   TestServer server;
   dev::AdminClient& admin = server.admin();
-  admin.create_team("north", "North");
-  admin.create_user("maya", "north", "manager", "Maya");
-  admin.create_user("amira", "north", "worker", "Amira");
-  admin.create_user("ben", "north", "worker", "Ben");
+  dev::create_council_people(admin, {"maya", "amira", "ben"});
   for (const char* user : {"amira", "amira", "ben"}) {
     admin.create_case(user, {{"child_name", std::string("Child of ") + user}});
   }

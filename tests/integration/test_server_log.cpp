@@ -7,19 +7,10 @@
 #include <vector>
 
 #include "http/server_log.h"
+#include "http_test_client.h"
 
 using namespace fieldsync::server::http;
-
-namespace {
-
-std::vector<nlohmann::json> parse_lines(const std::string& text) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
-}  // namespace
+using fieldsync::test::json_lines;
 
 TEST_CASE("ServerLog writes one JSON object per line, fields in order", "[http][log]") {
   std::ostringstream sink;
@@ -29,7 +20,7 @@ TEST_CASE("ServerLog writes one JSON object per line, fields in order", "[http][
   const std::string text = sink.str();
   REQUIRE(text.back() == '\n');
   CHECK(text.find("\"method\":\"GET\",\"status\":200") != std::string::npos);
-  const auto lines = parse_lines(text);
+  const auto lines = json_lines(text);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].at("level") == "info");
   CHECK(lines[0].at("event") == "http_request");  // a field cannot overwrite the line's own keys
@@ -45,14 +36,14 @@ TEST_CASE("ServerLog drops lines below its threshold and is silent when off", "[
   log.debug("quieter");
   log.warning("loud");
   log.error("louder");
-  const auto lines = parse_lines(sink.str());
+  const auto lines = json_lines(sink.str());
   REQUIRE(lines.size() == 2);
   CHECK(lines[0].at("level") == "warning");
   CHECK(lines[1].at("level") == "error");
 
   log.set_threshold(LogLevel::kOff);
   log.error("nothing");
-  CHECK(parse_lines(sink.str()).size() == 2);
+  CHECK(json_lines(sink.str()).size() == 2);
   CHECK_FALSE(log.enabled(LogLevel::kError));
 }
 
@@ -60,7 +51,7 @@ TEST_CASE("ServerLog keeps lines whole with bytes that are not UTF-8", "[http][l
   std::ostringstream sink;
   ServerLog log(sink);
   log.warning("odd_peer", {{"method", std::string("G\xff\xfeT")}});
-  const auto lines = parse_lines(sink.str());
+  const auto lines = json_lines(sink.str());
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].at("method").get<std::string>().find("G") == 0);
 }
@@ -79,6 +70,6 @@ TEST_CASE("ServerLog keeps lines whole when many threads write at once", "[http]
     });
   }
   for (auto& writer : writers) writer.join();
-  const auto lines = parse_lines(sink.str());  // throws on a torn line
+  const auto lines = json_lines(sink.str());  // throws on a torn line
   CHECK(lines.size() == kThreads * kLinesEach);
 }

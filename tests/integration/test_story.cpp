@@ -72,19 +72,8 @@ TEST_CASE(
     "[story]") {
   TestServer server;
   dev::AdminClient& admin = server.admin();
-  admin.create_team("north", "North Family Support");
-  admin.create_team("south", "South Safeguarding");
-  admin.create_user("maya", "north", "manager", "Maya Okafor");
-  admin.create_user("amira", "north", "worker", "Amira Shah");
-  admin.create_user("ben", "north", "worker", "Ben Doyle");
-  admin.create_user("chen", "south", "worker", "Chen Liu");
-  const std::string family = Uuid::random_v4().to_string();
-  const CaseId jordan =
-      admin.create_case("amira", {{"child_name", "Jordan Ellis"}, {"family_id", family}});
-  const CaseId riley =
-      admin.create_case("amira", {{"child_name", "Riley Ellis"}, {"family_id", family}});
-  const CaseId sam =
-      admin.create_case("ben", {{"child_name", "Sam Patel"}, {"referrer", "school"}});
+  const dev::CouncilCases council = dev::set_up_council(admin);
+  const CaseId jordan = council.jordan, riley = council.riley, sam = council.sam;
 
   auto amira = server.enrol("amira-phone", "amira", kThreeHoursMs);  // three hours fast
   auto ben = server.enrol("ben-phone", "ben");

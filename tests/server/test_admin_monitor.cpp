@@ -377,8 +377,8 @@ TEST_CASE("Rejected groups are listed newest first, filtered by device, user, co
   CHECK(page.at("rejections").at(0).at("code") == "validation");
 }
 
-// SQLite only: an older SQLite file upgraded (PostgreSQL's migrations are checked in
-// test_postgres_storage.cpp).
+// SQLite only: an older SQLite file upgraded (an older PostgreSQL database is upgraded in
+// test_postgres_upgrade.cpp).
 TEST_CASE(
     "A database from before the device registry is upgraded, its rejections listed with their "
     "codes",

@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <map>
-#include <sstream>
 
+#include "fieldsync/dev/metric_samples.h"
 #include "fieldsync/error.h"
 #include "http/address_allow_list.h"
 #include "http/query_params.h"
@@ -31,23 +31,11 @@ http::Response scrape(ServerFixture& server, const std::string& token,
   return server.call("GET", "/metrics", {}, {}, token, address);
 }
 
-// Samples by series ("name{labels}"), from the text format.
-std::map<std::string, double> samples_of(const std::string& text) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line.front() == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
-
 std::map<std::string, double> scrape_samples(ServerFixture& server) {
   const http::Response response = scrape(server, server.admin_token);
   INFO(response.body);
   REQUIRE(response.status == 200);
-  return samples_of(response.body);
+  return dev::metric_samples(response.body);
 }
 
 std::string series(const std::string& name, const std::string& labels = {}) {
@@ -75,7 +63,7 @@ TEST_CASE("Metrics count requests per route and status, with latency histograms"
   const http::Response response = scrape(server, server.admin_token);
   REQUIRE(response.status == 200);
   CHECK(response.content_type == ServerMetrics::kContentType);
-  const auto samples = samples_of(response.body);
+  const auto samples = dev::metric_samples(response.body);
   CHECK(requests(samples, "admin.teams.list", 200) == 3);
   CHECK(requests(samples, "admin.teams.list", 401) == 1);
   CHECK(requests(samples, "unmatched", 404) == 2);
@@ -188,7 +176,7 @@ TEST_CASE("The exposition escapes label values and adds up histograms", "[server
   metrics.count_refused_authentication("no such kind");
   const std::string text = metrics.render({});
   const std::string node = R"(node="odd\"node\\name\nx")";
-  const auto samples = samples_of(text);
+  const auto samples = dev::metric_samples(text);
   const auto value = [&](const std::string& name, const std::string& labels) {
     return samples.at(name + "{" + node + (labels.empty() ? "" : "," + labels) + "}");
   };

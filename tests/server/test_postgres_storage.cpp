@@ -13,62 +13,21 @@
 // while. Tagged [postgres]: they run only in the PostgreSQL pass of the suite.
 #include <catch2/catch.hpp>
 
-#include <libpq-fe.h>
-
 #include <future>
 #include <set>
 #include <thread>
 
+#include "audit_chain.h"
 #include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_database.h"
-#include "audit_chain.h"
 #include "fieldsync/server/server_storage.h"
+#include "postgres_observer.h"
 
 using namespace fieldsync;
 using namespace fieldsync::server;
+using namespace fieldsync::server::testing;
 
 namespace {
-
-// A plain connection to the test database, for asking the server what the storage's own
-// connections are doing.
-class Observer {
- public:
-  explicit Observer(const std::string& connection) : conn_(PQconnectdb(connection.c_str())) {
-    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
-  }
-  ~Observer() { PQfinish(conn_); }
-
-  std::string value(const std::string& sql) {
-    PGresult* result = PQexec(conn_, sql.c_str());
-    INFO(PQerrorMessage(conn_));
-    REQUIRE(PQresultStatus(result) == PGRES_TUPLES_OK);
-    std::string text = PQntuples(result) > 0 ? PQgetvalue(result, 0, 0) : "";
-    PQclear(result);
-    return text;
-  }
-
-  // Runs a statement; the server's error message, empty if it succeeded.
-  std::string error_of(const std::string& sql) {
-    PGresult* result = PQexec(conn_, sql.c_str());
-    const ExecStatusType status = PQresultStatus(result);
-    PQclear(result);
-    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? "" : PQerrorMessage(conn_);
-  }
-
-  // Returns once some other session of this database waits for a lock.
-  void wait_until_one_blocks() {
-    for (;;) {
-      if (value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'") != "0") {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-
- private:
-  PGconn* conn_;
-};
 
 Change change_of(const CaseId& case_id, const std::string& value) {
   static std::uint64_t counter = 0;

@@ -145,26 +145,25 @@ std::unique_ptr<platform::HttpTransport> counting_transport(platform::TrafficCou
 BenchDevice::BenchDevice(BenchServer& server, const std::filesystem::path& dir,
                          const std::string& name, const std::string& user_id,
                          std::unique_ptr<platform::HttpTransport> transport, std::size_t number)
-    : server_url_(server.url(number)), transport_(std::move(transport)) {
-  const client::Enrolment enrolment =
-      client::enrol(*transport_, server_url_, server.admin().enrolment_code(user_id),
-                    {"linux", "fieldsync-bench"});
-  store_ = std::make_unique<BenchStore>(dir, name, kCheapKdfIterations,
-                                        client::DeviceIdentity{enrolment.device_id, user_id});
-  (*store_)->set_token(enrolment.token);
+    : device_({.dir = dir,
+               .label = name,
+               .passcode = kBenchPasscode,
+               .key_file = true,  // the desktop default
+               .kdf_iterations = kCheapKdfIterations,
+               .auto_lock_ms = kNeverLockDuringRun,
+               .client = {"linux", "fieldsync-bench"}},
+              std::move(transport)) {
+  device_.enrol(server.url(number), server.admin().enrolment_code(user_id));
 }
 
 client::SyncSettings BenchDevice::settings() const {
-  client::SyncSettings settings;
-  settings.server_url = server_url_;
-  settings.client = {"linux", "fieldsync-bench"};
+  client::SyncSettings settings = device_.settings();
   settings.max_rounds = 1'000'000;  // the guard is for servers that never stop saying "more"
   return settings;
 }
 
 client::SyncReport BenchDevice::sync(const client::SyncSettings& settings) {
-  client::SyncReport report = client::sync_with_server(
-      **store_, *transport_, settings, std::chrono::steady_clock::now() + kSyncDeadline);
+  const client::SyncReport report = device_.sync(settings, kSyncDeadline);
   if (report.outcome != client::SyncOutcome::kCompleted) {
     throw std::runtime_error("a device's sync ended " + std::string(to_string(report.outcome)) +
                              (report.error ? std::string(": ") + report.error->what() : ""));

@@ -23,6 +23,7 @@
 #include "bench_store.h"
 #include "fieldsync/client/sync_engine.h"
 #include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/platform/http_transport.h"
@@ -84,12 +85,10 @@ class BenchDevice {
   client::SyncReport sync(const client::SyncSettings& settings);
   client::SyncReport sync() { return sync(settings()); }
 
-  client::Store& store() { return **store_; }
+  client::Store& store() { return device_.store(); }
 
  private:
-  std::string server_url_;
-  std::unique_ptr<platform::HttpTransport> transport_;
-  std::unique_ptr<BenchStore> store_;
+  dev::FieldDevice device_;
 };
 
 }  // namespace fieldsync::bench

@@ -10,12 +10,14 @@
 #include <string>
 
 #include "fieldsync/client/store.h"
+#include "fieldsync/dev/field_device.h"
 #include "fieldsync/platform/key_wrapper.h"
 
 namespace fieldsync::bench {
 
 inline constexpr const char* kBenchPasscode = "bench-passcode";
-inline constexpr std::uint32_t kCheapKdfIterations = 1000;
+using dev::kCheapKdfIterations;
+inline constexpr std::int64_t kNeverLockDuringRun = 24LL * 60 * 60 * 1000;
 
 class BenchStore {
  public:
@@ -27,7 +29,7 @@ class BenchStore {
     options.path = (dir / (name + ".db")).string();
     options.key_wrapper = &wrapper_;
     options.kdf_iterations = kdf_iterations;
-    options.auto_lock_ms = 24LL * 60 * 60 * 1000;  // never during a run
+    options.auto_lock_ms = kNeverLockDuringRun;
     store_ = client::Store::create(options, kBenchPasscode, identity);
   }
   client::Store& operator*() { return *store_; }

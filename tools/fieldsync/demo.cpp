@@ -16,12 +16,13 @@
 #include "fieldsync/client/store.h"
 #include "fieldsync/client/sync_engine.h"
 #include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/council.h"
+#include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/error.h"
 #include "fieldsync/platform/http_transport.h"
-#include "fieldsync/platform/key_wrapper.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/wire_codec.h"
@@ -32,23 +33,6 @@ namespace {
 using client::Fields;
 
 constexpr std::int64_t kThreeHoursMs = 3LL * 60 * 60 * 1000;
-
-// A phone's clocks: its wall clock may be set wrong, and a reboot restarts its monotonic clock.
-class PhoneClock final : public ClockSource {
- public:
-  explicit PhoneClock(std::int64_t wall_offset_ms) : wall_offset_ms_(wall_offset_ms) {}
-  std::int64_t wall_ms() override {
-    return SystemClockSource::instance().wall_ms() + wall_offset_ms_;
-  }
-  std::int64_t monotonic_ms() override {
-    return SystemClockSource::instance().monotonic_ms() - booted_at_ms_;
-  }
-  void reboot() { booted_at_ms_ = SystemClockSource::instance().monotonic_ms(); }
-
- private:
-  const std::int64_t wall_offset_ms_;
-  std::int64_t booted_at_ms_ = 0;
-};
 
 class Narrator {
  public:
@@ -73,42 +57,28 @@ class Narrator {
   int failures_ = 0;
 };
 
-// One enrolled phone: its encrypted store, its key file, its own HTTP connection.
+// One enrolled phone (dev::FieldDevice): its encrypted store, its key file, its own HTTP
+// connection, and whose it is, for the story.
 class Phone {
  public:
-  Phone(const std::filesystem::path& dir, std::string person, std::string label,
-        std::int64_t clock_offset_ms)
+  Phone(const std::filesystem::path& dir, std::string person, const std::string& label,
+        std::int64_t clock_offset_ms, const std::string& passcode)
       : person_(std::move(person)),
-        label_(std::move(label)),
-        clock_(clock_offset_ms),
-        wrapper_(dir / (label_ + ".key")),
-        transport_(platform::make_curl_transport()),
-        path_((dir / (label_ + ".db")).string()) {}
+        device_({.dir = dir,
+                 .label = label,
+                 .passcode = passcode,
+                 .clock_offset_ms = clock_offset_ms,
+                 .key_file = true,
+                 .client = {"demo phone", "demo"}},
+                platform::make_curl_transport()) {}
 
-  void enrol(const std::string& server_url, const std::string& code, const std::string& passcode) {
-    server_url_ = server_url;
-    passcode_ = passcode;
-    const client::Enrolment enrolment =
-        client::enrol(*transport_, server_url, code, {"demo phone", "demo"});
-    store_ = client::Store::create(options(), passcode, {enrolment.device_id, enrolment.user_id});
-    store_->set_token(enrolment.token);
-    token_ = enrolment.token;
+  void enrol(const std::string& server_url, const std::string& code) {
+    device_.enrol(server_url, code);
   }
-
-  // The phone restarts: its monotonic clock begins again, and the app reopens its store.
-  void reboot() {
-    store_.reset();
-    clock_.reboot();
-    store_ = client::Store::open(options());
-    store_->unlock(passcode_);
-  }
+  void reboot() { device_.reboot(); }
 
   client::SyncReport sync(Narrator& n) {
-    client::SyncSettings settings;
-    settings.server_url = server_url_;
-    settings.client = {"demo phone", "demo"};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    client::SyncReport report = client::sync_with_server(*store_, *transport_, settings, deadline);
+    const client::SyncReport report = device_.sync(device_.settings(), std::chrono::seconds(30));
     n.say("  %-5s syncs: %s; pushed %zu change(s), pulled %zu%s%s", person_.c_str(),
           std::string(client::to_string(report.outcome)).c_str(), report.changes_pushed,
           report.changes_pulled,
@@ -118,38 +88,19 @@ class Phone {
           report.restamped_changes
               ? (", " + std::to_string(report.restamped_changes) + " change(s) re-stamped").c_str()
               : "");
-    if (report.outcome == client::SyncOutcome::kWiped) store_.reset();
     return report;
   }
 
-  client::Store& store() { return *store_; }
-  bool has_store() const { return store_ != nullptr; }
-  client::Casework casework() { return client::Casework(*store_); }
+  client::Store& store() { return device_.store(); }
+  client::Casework casework() { return device_.casework(); }
   const std::string& person() const { return person_; }
-  const std::string& path() const { return path_; }
-  const std::string& token() const { return token_; }
-  platform::HttpTransport& transport() { return *transport_; }
-  PhoneClock& clock() { return clock_; }
+  const std::string& path() const { return device_.path(); }
+  std::string token() { return store().token().value_or(""); }
+  dev::PhoneClock& clock() { return device_.clock(); }
 
  private:
-  client::StoreOptions options() {
-    client::StoreOptions options;
-    options.path = path_;
-    options.key_wrapper = &wrapper_;
-    options.clock = &clock_;
-    return options;
-  }
-
   std::string person_;
-  std::string label_;
-  PhoneClock clock_;
-  platform::FileKeyWrapper wrapper_;
-  std::unique_ptr<platform::HttpTransport> transport_;
-  std::string path_;
-  std::string server_url_;
-  std::string passcode_;
-  std::string token_;
-  std::unique_ptr<client::Store> store_;
+  dev::FieldDevice device_;
 };
 
 std::string text_of(client::Store& store, const RecordId& id, const std::string& field) {
@@ -242,33 +193,20 @@ int tell_story(const std::filesystem::path& dir, Narrator& n) {
   dev::AdminClient admin(*admin_transport, server.url(), server.create_admin_token("demo admin"));
 
   n.step("An admin sets up two teams, four people and three children's cases");
-  admin.create_team("north", "North Family Support");
-  admin.create_team("south", "South Safeguarding");
-  admin.create_user("maya", "north", "manager", "Maya Okafor");
-  admin.create_user("amira", "north", "worker", "Amira Shah");
-  admin.create_user("ben", "north", "worker", "Ben Doyle");
-  admin.create_user("chen", "south", "worker", "Chen Liu");
-  const std::string family = Uuid::random_v4().to_string();
-  const CaseId jordan = admin.create_case(
-      "amira",
-      {{"child_name", "Jordan Ellis"}, {"family_id", family}, {"plan_type", "child_protection"}});
-  const CaseId riley = admin.create_case(
-      "amira",
-      {{"child_name", "Riley Ellis"}, {"family_id", family}, {"plan_type", "child_protection"}});
-  const CaseId sam =
-      admin.create_case("ben", {{"child_name", "Sam Patel"}, {"plan_type", "child_in_need"}});
+  const dev::CouncilCases council = dev::set_up_council(admin);
+  const CaseId jordan = council.jordan, riley = council.riley, sam = council.sam;
   n.say("  North: Maya (manager), Amira and Ben (social workers). South: Chen (social worker).");
   n.say("  Jordan and Riley Ellis (siblings) are Amira's; Sam Patel is Ben's.");
 
   n.step("Each phone is enrolled with a one-time code and creates its encrypted store");
-  Phone amira(dir, "Amira", "amira-phone", kThreeHoursMs);  // its clock is 3 hours fast
-  Phone ben(dir, "Ben", "ben-phone", 0);
-  Phone maya(dir, "Maya", "maya-tablet", 0);
-  Phone chen(dir, "Chen", "chen-phone", 0);
-  amira.enrol(server.url(), admin.enrolment_code("amira"), "2580");
-  ben.enrol(server.url(), admin.enrolment_code("ben"), "1379");
-  maya.enrol(server.url(), admin.enrolment_code("maya"), "4682");
-  chen.enrol(server.url(), admin.enrolment_code("chen"), "9153");
+  Phone amira(dir, "Amira", "amira-phone", kThreeHoursMs, "2580");  // its clock is 3 hours fast
+  Phone ben(dir, "Ben", "ben-phone", 0, "1379");
+  Phone maya(dir, "Maya", "maya-tablet", 0, "4682");
+  Phone chen(dir, "Chen", "chen-phone", 0, "9153");
+  amira.enrol(server.url(), admin.enrolment_code("amira"));
+  ben.enrol(server.url(), admin.enrolment_code("ben"));
+  maya.enrol(server.url(), admin.enrolment_code("maya"));
+  chen.enrol(server.url(), admin.enrolment_code("chen"));
   for (Phone* phone : {&amira, &ben, &maya, &chen}) phone->sync(n);
   n.check(cases_of(amira.store()) == std::set<CaseId>{jordan, riley},
           "Amira's phone holds Jordan's and Riley's cases");
@@ -374,8 +312,8 @@ int tell_story(const std::filesystem::path& dir, Narrator& n) {
   n.check(!sends_anything(*admin_transport, server.url(), lost_token, lost_phone, sam),
           "a copy of the phone's token gets nothing in and nothing out: the server answers only "
           "'wipe'");
-  Phone ben_new(dir, "Ben", "ben-new-phone", 0);
-  ben_new.enrol(server.url(), admin.enrolment_code("ben"), "8642");
+  Phone ben_new(dir, "Ben", "ben-new-phone", 0, "8642");
+  ben_new.enrol(server.url(), admin.enrolment_code("ben"));
   ben_new.sync(n);
   n.check(ben_new.store().record(ben_note).has_value(),
           "Ben's replacement phone gets Sam's case back, note included");

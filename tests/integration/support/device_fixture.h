@@ -8,7 +8,6 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -25,11 +24,12 @@
 #include "fieldsync/client/store.h"
 #include "fieldsync/client/sync_engine.h"
 #include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/council.h"
+#include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/platform/http_transport.h"
-#include "fieldsync/platform/key_wrapper.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/wire_codec.h"
 
@@ -37,29 +37,12 @@ namespace fieldsync::itest {
 
 using namespace std::chrono_literals;
 
-inline constexpr std::string_view kPasscode = "2580";
-
 // The server under test: $FIELDSYNC_SERVER when set (another build of it), else the one built
 // with these tests.
 inline std::string server_binary() {
   const char* from_env = std::getenv("FIELDSYNC_SERVER");
   return from_env && *from_env ? from_env : FIELDSYNC_SERVER_BINARY;
 }
-
-// A phone's clocks: its wall clock may be set wrong (by `wall_offset_ms`), and a reboot restarts
-// its monotonic clock, so a store reopened after it cannot trust a server time it kept.
-class DeviceClock final : public ClockSource {
- public:
-  explicit DeviceClock(std::int64_t wall_offset_ms = 0) : wall_offset_ms_(wall_offset_ms) {}
-  std::int64_t wall_ms() override { return system().wall_ms() + wall_offset_ms_; }
-  std::int64_t monotonic_ms() override { return system().monotonic_ms() - booted_at_ms_.load(); }
-  void reboot() { booted_at_ms_ = system().monotonic_ms(); }
-
- private:
-  static ClockSource& system() { return SystemClockSource::instance(); }
-  const std::int64_t wall_offset_ms_;
-  std::atomic<std::int64_t> booted_at_ms_{0};
-};
 
 struct ServerSetup {
   std::vector<std::string> extra_args = {};       // --max-auth-failures 3, --tls-cert ..., ...
@@ -101,27 +84,10 @@ class TestServer {
   dev::AdminClient admin_;
 };
 
-// Two teams. North: Maya (manager), Amira and Ben (workers); South: Chen (worker). Jordan's and
-// Riley's cases are Amira's, Sam's is Ben's.
-struct Council {
-  CaseId jordan;
-  CaseId riley;
-  CaseId sam;
-};
-
-inline Council set_up_council(dev::AdminClient& admin) {
-  admin.create_team("north", "North Family Support");
-  admin.create_team("south", "South Safeguarding");
-  admin.create_user("maya", "north", "manager", "Maya Okafor");
-  admin.create_user("amira", "north", "worker", "Amira Shah");
-  admin.create_user("ben", "north", "worker", "Ben Doyle");
-  admin.create_user("chen", "south", "worker", "Chen Liu");
-  Council council;
-  council.jordan = admin.create_case("amira", {{"child_name", "Jordan Ellis"}});
-  council.riley = admin.create_case("amira", {{"child_name", "Riley Ellis"}});
-  council.sam = admin.create_case("ben", {{"child_name", "Sam Patel"}});
-  return council;
-}
+// The council of dev/council.h: two teams, four people, Jordan's and Riley's cases (Amira's) and
+// Sam's (Ben's).
+using Council = dev::CouncilCases;
+using dev::set_up_council;
 
 // A visit's fields that pass the schema (the child seen alone).
 inline client::Fields visit_fields(client::Store& store, const std::string& observations) {
@@ -140,76 +106,49 @@ inline std::string text_of(client::Store& store, const RecordId& id, const std::
   return value ? value->as_text() : std::string();
 }
 
-// One enrolled field device: its encrypted store (fast key derivation), its clocks, its own
-// HTTP connection. A wipe directive destroys the store; has_store() then says false.
+// One enrolled field device (dev::FieldDevice): its encrypted store (fast key derivation), its
+// clocks, its own HTTP connection. A wipe directive destroys the store; has_store() then says
+// false.
 class TestDevice {
  public:
   TestDevice(TestServer& server, const std::string& user, std::int64_t clock_offset_ms = 0)
-      : server_url_(server.url()),
-        clock_(clock_offset_ms),
-        transport_(platform::make_curl_transport(server.transport_options())),
-        path_(dir_.file("device.db")) {
-    const client::Enrolment enrolment = client::enrol(
-        *transport_, server_url_, server.admin().enrolment_code(user), {"linux", "itest"});
-    store_ = client::Store::create(options(), kPasscode, {enrolment.device_id, enrolment.user_id});
-    store_->set_token(enrolment.token);
+      : device_({.dir = dir_.path(),
+                 .label = "device",
+                 .clock_offset_ms = clock_offset_ms,
+                 .kdf_iterations = dev::kCheapKdfIterations,
+                 .client = {"linux", "itest"}},
+                platform::make_curl_transport(server.transport_options())) {
+    device_.enrol(server.url(), server.admin().enrolment_code(user));
   }
 
-  client::Store& store() { return *store_; }
-  bool has_store() const { return store_ != nullptr; }
-  client::Casework casework() { return client::Casework(*store_); }
-  OriginId id() const { return store_->identity().device_id; }
-  std::string token() { return store_->token().value_or(""); }
-  const std::string& path() const { return path_; }
-  platform::HttpTransport& transport() { return *transport_; }
+  client::Store& store() { return device_.store(); }
+  bool has_store() const { return device_.has_store(); }
+  client::Casework casework() { return device_.casework(); }
+  OriginId id() const { return device_.identity().device_id; }
+  std::string token() { return store().token().value_or(""); }
+  const std::string& path() const { return device_.path(); }
+  platform::HttpTransport& transport() { return device_.transport(); }
 
-  client::SyncSettings settings() const {
-    client::SyncSettings settings;
-    settings.server_url = server_url_;
-    settings.client = {"linux", "itest"};
-    return settings;
-  }
+  client::SyncSettings settings() const { return device_.settings(); }
   client::SyncReport sync(std::chrono::milliseconds budget = 10s) {
     return sync(settings(), budget);
   }
   // `through`: another connection (one that trusts another CA, say) instead of the device's own.
   client::SyncReport sync(const client::SyncSettings& settings, std::chrono::milliseconds budget,
                           platform::HttpTransport* through = nullptr) {
-    client::SyncReport report =
-        client::sync_with_server(*store_, through ? *through : *transport_, settings,
-                                 std::chrono::steady_clock::now() + budget);
-    if (report.outcome == client::SyncOutcome::kWiped) store_.reset();
-    return report;
+    return device_.sync(settings, budget, through);
   }
 
   // The app closes its store, and opens and unlocks it again.
-  void close() { store_.reset(); }
-  void open() {
-    store_ = client::Store::open(options());
-    if (store_->unlock(kPasscode).outcome != client::UnlockOutcome::kUnlocked) {
-      throw std::runtime_error("the store did not unlock");
-    }
-  }
+  void close() { device_.close(); }
+  void open() { device_.open(); }
   // The phone restarts: its monotonic clock begins again, and the app reopens its store.
-  void reboot() {
-    close();
-    clock_.reboot();
-    open();
-  }
+  void reboot() { device_.reboot(); }
   // A copy of the closed store's files (the database and its journal), as a device backup holds.
-  void copy_store_to(const std::string& other_path) const { copy_files(path_, other_path); }
-  void restore_store_from(const std::string& other_path) const { copy_files(other_path, path_); }
+  void copy_store_to(const std::string& other_path) const { copy_files(path(), other_path); }
+  void restore_store_from(const std::string& other_path) const { copy_files(other_path, path()); }
 
  private:
-  client::StoreOptions options() {
-    client::StoreOptions options;
-    options.path = path_;
-    options.key_wrapper = &wrapper_;
-    options.clock = &clock_;
-    options.kdf_iterations = 1000;  // fast tests; the default is checked by the unit tests
-    return options;
-  }
-
   static void copy_files(const std::string& from, const std::string& to) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(to + suffix);
@@ -218,13 +157,8 @@ class TestDevice {
     }
   }
 
-  std::string server_url_;
   dev::ScratchDir dir_;
-  DeviceClock clock_;
-  platform::MemoryKeyWrapper wrapper_;
-  std::unique_ptr<platform::HttpTransport> transport_;
-  std::string path_;
-  std::unique_ptr<client::Store> store_;
+  dev::FieldDevice device_;
 };
 
 // A device of `user` enrolled by hand, for the requests the client library never sends: it

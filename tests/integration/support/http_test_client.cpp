@@ -21,10 +21,10 @@ std::shared_ptr<server::http::ServerLog> silent_log() {
   return std::make_shared<server::http::ServerLog>(never_written, server::http::LogLevel::kOff);
 }
 
-std::vector<nlohmann::json> CapturedLog::lines() const {
+std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> parsed;
-  std::istringstream text(sink_.str());
-  for (std::string line; std::getline(text, line);) parsed.push_back(nlohmann::json::parse(line));
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) parsed.push_back(nlohmann::json::parse(line));
   return parsed;
 }
 

@@ -34,12 +34,15 @@ using boost::system::error_code;
 std::shared_ptr<server::http::ServerLog> silent_log();
 
 // A log kept in memory. Read lines() only once the writers have stopped (after HttpServer::stop).
+// Each line of a JSON-lines text (the server's log) parsed; a line that is not JSON throws.
+std::vector<nlohmann::json> json_lines(const std::string& text);
+
 class CapturedLog {
  public:
   CapturedLog() : log_(std::make_shared<server::http::ServerLog>(sink_)) {}
   const std::shared_ptr<server::http::ServerLog>& log() const { return log_; }
   std::string text() const { return sink_.str(); }
-  std::vector<nlohmann::json> lines() const;  // each line parsed; a line that is not JSON throws
+  std::vector<nlohmann::json> lines() const { return json_lines(text()); }
 
  private:
   std::ostringstream sink_;

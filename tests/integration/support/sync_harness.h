@@ -51,13 +51,14 @@
 #include "fieldsync/clock_source.h"
 #include "fieldsync/content_coding.h"
 #include "fieldsync/dev/admin_client.h"
+#include "fieldsync/dev/council.h"
+#include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/error.h"
 #include "fieldsync/merge_rule.h"
 #include "fieldsync/platform/http_transport.h"
-#include "fieldsync/platform/key_wrapper.h"
 #include "fieldsync/schema.h"
 #include "fieldsync/server/server_storage.h"
 #include "fieldsync/wire_codec.h"
@@ -82,24 +83,6 @@ inline std::uint64_t property_seeds(std::uint64_t fallback) {
     return std::strtoull(text, nullptr, 10);
   return fallback;
 }
-
-// A phone's clocks: the system's, with a wall clock that may be set wrong and a monotonic clock
-// that a reboot restarts. Thread-safe.
-class DeviceClock final : public ClockSource {
- public:
-  explicit DeviceClock(std::int64_t wall_offset_ms = 0) : wall_offset_ms_(wall_offset_ms) {}
-  std::int64_t wall_ms() override {
-    return SystemClockSource::instance().wall_ms() + wall_offset_ms_;
-  }
-  std::int64_t monotonic_ms() override {
-    return SystemClockSource::instance().monotonic_ms() - booted_at_ms_.load();
-  }
-  void reboot() { booted_at_ms_ = SystemClockSource::instance().monotonic_ms(); }
-
- private:
-  const std::int64_t wall_offset_ms_;
-  std::atomic<std::int64_t> booted_at_ms_{0};
-};
 
 // What one device's transport saw of its sync exchanges.
 struct SyncLedger {
@@ -242,87 +225,64 @@ class LedgerTransport final : public platform::HttpTransport {
   SyncLedger ledger_;
 };
 
-// One enrolled device: its clocks, its encrypted store (fast key derivation: a test setting), its
-// own connection with a ledger.
+// One enrolled device (dev::FieldDevice): its clocks, its encrypted store (fast key derivation: a
+// test setting), its own connection with a ledger.
 class Device {
  public:
-  static constexpr const char* kPasscode = "2580";
-
-  Device(std::filesystem::path dir, std::string label, std::int64_t clock_offset_ms,
+  Device(const std::filesystem::path& dir, const std::string& label, std::int64_t clock_offset_ms,
          std::uint64_t seed)
-      : label_(std::move(label)),
-        path_((dir / (label_ + ".db")).string()),
-        clock_(clock_offset_ms),
-        transport_(platform::make_curl_transport(), seed) {}
+      : Device(dir, label, clock_offset_ms,
+               std::make_unique<LedgerTransport>(platform::make_curl_transport(), seed)) {}
 
   void enrol(const std::string& server_url, const std::string& code) {
-    server_url_ = server_url;
-    const client::Enrolment enrolment =
-        client::enrol(transport_, server_url, code, {"test", "1.0"});
-    store_ = client::Store::create(options(), kPasscode, {enrolment.device_id, enrolment.user_id});
-    store_->set_token(enrolment.token);
-    identity_ = {enrolment.device_id, enrolment.user_id};
+    device_.enrol(server_url, code);
   }
 
   // Syncs until done; a wipe directive destroys the store (has_store() turns false).
   client::SyncReport sync(std::chrono::milliseconds budget = std::chrono::seconds(60)) {
-    return sync_with(server_url_, budget);
+    return sync_with(device_.server_url(), budget);
   }
   client::SyncReport sync_with(const std::string& server_url, std::chrono::milliseconds budget) {
-    client::SyncSettings settings;
+    client::SyncSettings settings = device_.settings();
     settings.server_url = server_url;
-    settings.client = {"test", "1.0"};
     settings.format = format_;
     // Retries come fast: the server is on this machine, and a killed one is back in milliseconds.
     settings.retry.initial_delay = std::chrono::milliseconds(1);
     settings.retry.max_delay = std::chrono::milliseconds(100);
     settings.retry.max_attempts = 200;
     settings.jitter_seed = 1;
-    client::SyncReport report = client::sync_with_server(*store_, transport_, settings,
-                                                         std::chrono::steady_clock::now() + budget);
-    if (report.outcome == client::SyncOutcome::kWiped) store_.reset();
-    return report;
+    return device_.sync(settings, budget);
   }
 
   // The form of its sync bodies (binary by default).
   void set_wire_format(WireFormat format) { format_ = format; }
 
   // The phone restarts: its monotonic clock begins again, and the app reopens its store.
-  void reboot() {
-    store_.reset();
-    clock_.reboot();
-    store_ = client::Store::open(options());
-    store_->unlock(kPasscode);
-  }
+  void reboot() { device_.reboot(); }
 
-  client::Store& store() { return *store_; }
-  client::Casework casework() { return client::Casework(*store_); }
-  bool has_store() const { return store_ != nullptr; }
-  const std::string& label() const { return label_; }
-  const std::string& path() const { return path_; }
-  const client::DeviceIdentity& identity() const { return identity_; }
+  client::Store& store() { return device_.store(); }
+  client::Casework casework() { return device_.casework(); }
+  bool has_store() const { return device_.has_store(); }
+  const std::string& label() const { return device_.label(); }
+  const std::string& path() const { return device_.path(); }
+  const client::DeviceIdentity& identity() const { return device_.identity(); }
   LedgerTransport& transport() { return transport_; }
   const SyncLedger& ledger() const { return transport_.ledger(); }
 
  private:
-  client::StoreOptions options() {
-    client::StoreOptions options;
-    options.path = path_;
-    options.key_wrapper = &key_wrapper_;
-    options.clock = &clock_;
-    options.kdf_iterations = 1000;  // the default (600,000) is checked by the store's own tests
-    return options;
-  }
+  Device(const std::filesystem::path& dir, const std::string& label, std::int64_t clock_offset_ms,
+         std::unique_ptr<LedgerTransport> transport)
+      : transport_(*transport),
+        device_({.dir = dir,
+                 .label = label,
+                 .clock_offset_ms = clock_offset_ms,
+                 .kdf_iterations = dev::kCheapKdfIterations,
+                 .client = {"test", "1.0"}},
+                std::move(transport)) {}
 
-  std::string label_;
-  std::string path_;
-  DeviceClock clock_;
-  platform::MemoryKeyWrapper key_wrapper_;
-  LedgerTransport transport_;
-  std::string server_url_;
+  LedgerTransport& transport_;  // owned by device_
+  dev::FieldDevice device_;
   WireFormat format_ = WireFormat::kBinary;
-  client::DeviceIdentity identity_;
-  std::unique_ptr<client::Store> store_;
 };
 
 // Where the server under test keeps its data: a SQLite directory, or a PostgreSQL database

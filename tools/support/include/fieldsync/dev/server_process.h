@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -129,6 +131,9 @@ class ServerProcess {
       args.insert(args.end(), {"--database", options_.database});
     }
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    // The log is appended to across restarts: what this start wrote begins here.
+    std::error_code no_log_yet;
+    const std::uintmax_t log_start = std::filesystem::file_size(options_.log_file, no_log_yet);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -149,8 +154,11 @@ class ServerProcess {
         const std::string how = WIFSIGNALED(status)
                                     ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                     : "exited with status " + std::to_string(WEXITSTATUS(status));
-        throw std::runtime_error("fieldsync-server " + how + " at start; the end of " +
-                                 options_.log_file + ":\n" + log_tail());
+        const std::string written = log_since(no_log_yet ? 0 : log_start);
+        throw std::runtime_error("fieldsync-server " + how + " at start; " +
+                                 (written.empty() ? "it wrote nothing to " + options_.log_file
+                                                  : "the end of what it wrote to " +
+                                                        options_.log_file + ":\n" + written));
       }
       std::ifstream in(port_file);
       unsigned port = 0;
@@ -164,9 +172,11 @@ class ServerProcess {
     throw std::runtime_error("fieldsync-server did not start in time; see " + options_.log_file);
   }
 
-  // The last lines of the server's log (its scratch directory may be gone when a test reports).
-  std::string log_tail(std::size_t max_bytes = 2000) const {
+  // The end of what the server's log gained from byte `offset` on (its scratch directory may be
+  // gone when a test reports), at most `max_bytes`.
+  std::string log_since(std::uintmax_t offset, std::size_t max_bytes = 2000) const {
     std::ifstream in(options_.log_file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
   }
