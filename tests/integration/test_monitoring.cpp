@@ -176,7 +176,7 @@ TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's re
   std::string said;
   CHECK(promtool_check(scraped.body, said) == 0);
   INFO("promtool said:\n" << said << "\nmetrics:\n" << scraped.body);
-  const auto samples = samples_of(scraped.body);
+  const auto samples = dev::metric_samples(scraped.body);
   const auto refusals = [&](const std::string& reason) {
     return samples.at("fieldsync_http_refused_total{node=\"itest-1\",reason=\"" + reason + "\"}");
   };
