@@ -116,8 +116,15 @@ class Reconciler {
     std::size_t opened = 0;
     std::size_t closed = 0;
   };
+  // What accepting a group did: its conflict tally, and the first and last of the change numbers
+  // it took (0 when it took none).
+  struct Accepted {
+    ConflictTally conflicts;
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+  };
   // Appends the group to history and updates current winners and the conflict log.
-  ConflictTally accept(StorageTransaction& tx, const WriteGroup& group,
+  Accepted accept(StorageTransaction& tx, const WriteGroup& group,
                        const std::map<RecordId, RecordHome>& homes, const std::string& author,
                        std::int64_t now);
   void merge_field(StorageTransaction& tx, const StoredChange& arrived,
