@@ -7,7 +7,9 @@
 // touched record as merged; then the group is accepted whole (history, current winners, the
 // conflict log derived from history) or rejected whole (kept in the rejected log, answered with
 // the server's current values). Then the pull: newly allocated cases whole, then current state
-// changed since the cursor, paged, with conflicts and resolutions of the user's cases.
+// changed since the cursor, paged, with conflicts and resolutions of the user's cases, less the
+// device's own changes that it is known to hold (this request's, and those its cursor names:
+// Session::pull says when that is sound).
 //
 // After a restore from a backup (a cursor of another epoch) the device is told to send back what
 // it holds (a repush directive), and does so in restored groups: its own changes, with their
