@@ -2,11 +2,13 @@
 // points of wire_codec.h, which hand each message to its wire form (wire_forms.h).
 //
 // A cursor is opaque to the device but outlives a server upgrade (the device stores it), so its
-// bytes start with a format number: [format = 1][epoch: 16 bytes][position: varint].
+// bytes start with a format number: [format = 1][epoch: 16 bytes][position: varint], then the
+// optional parts described at encode_cursor (a server reads every older form).
 #include "fieldsync/sync_messages.h"
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <utility>
 
 #include "fieldsync/wire_codec.h"
@@ -54,14 +56,22 @@ std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>,
 
 }  // namespace
 
+// The format byte and the epoch, then varints: the position; the delivery mark, present when it
+// is not 0 or when the own range follows; the own range as its first number and its length - 1,
+// present when not empty. Older cursors end after the position or the delivery mark.
 std::string encode_cursor(const SyncCursor& cursor) {
   std::string bytes;
-  bytes.reserve(1 + cursor.epoch.bytes().size() + 2 * varint::kMaxBytes);
+  bytes.reserve(1 + cursor.epoch.bytes().size() + 4 * varint::kMaxBytes);
   bytes.push_back(static_cast<char>(kCursorFormat));
   bytes.append(cursor.epoch.bytes().begin(), cursor.epoch.bytes().end());
   const auto append = [&](std::uint8_t byte) { bytes.push_back(static_cast<char>(byte)); };
   varint::put(cursor.position, append);
-  if (cursor.delivery != 0) varint::put(cursor.delivery, append);  // absent in older cursors
+  const bool has_own = cursor.own_first != 0 && cursor.own_last >= cursor.own_first;
+  if (cursor.delivery != 0 || has_own) varint::put(cursor.delivery, append);
+  if (has_own) {
+    varint::put(cursor.own_first, append);
+    varint::put(cursor.own_last - cursor.own_first, append);
+  }
   return bytes;
 }
 
@@ -81,13 +91,20 @@ std::optional<SyncCursor> decode_cursor(std::string_view bytes) {
   };
   const auto position = varint::get(next_byte);
   if (!position) return std::nullopt;
-  SyncCursor cursor{Uuid(epoch), *position, 0};
-  if (!rest.empty()) {
-    const auto delivery = varint::get(next_byte);
-    if (!delivery || *delivery == 0) return std::nullopt;
-    cursor.delivery = *delivery;
+  SyncCursor cursor{Uuid(epoch), *position};
+  if (rest.empty()) return cursor;
+  const auto delivery = varint::get(next_byte);
+  if (!delivery) return std::nullopt;
+  cursor.delivery = *delivery;
+  if (rest.empty()) return *delivery == 0 ? std::nullopt : std::optional(cursor);
+  const auto own_first = varint::get(next_byte);
+  const auto own_length = varint::get(next_byte);
+  if (!own_first || !own_length || *own_first == 0 || *own_length > UINT64_MAX - *own_first ||
+      !rest.empty()) {
+    return std::nullopt;
   }
-  if (!rest.empty()) return std::nullopt;
+  cursor.own_first = *own_first;
+  cursor.own_last = *own_first + *own_length;
   return cursor;
 }
 

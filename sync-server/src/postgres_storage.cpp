@@ -20,20 +20,25 @@
 // into audit_pending (its id from a sequence), so the entry commits, or not, with the action it
 // records, and concurrent transactions have nothing of the chain to conflict on. After a
 // transaction that added entries commits, its node seals: a short READ COMMITTED transaction
-// takes the audit advisory lock (transaction-scoped, waiting for it), reads the head, chains
-// every pending row it sees in id order (the next seq and audit_row_hash, as SQLite does inline),
-// inserts them into audit_log and audit_cases, deletes them from audit_pending and moves the head.
-// Any node seals every node's rows, so entries left by a node that stopped between a commit and
-// its seal are chained by the next seal anywhere; each node also seals when it opens the database,
-// and the audit routes seal before they read, so an admin sees every committed entry. A seal that
-// fails (connection lost) does not fail the committed request: its rows stay pending for the
-// next seal. The chain's order is the order of the seals, and within one seal the order of ids:
+// takes the audit advisory lock (transaction-scoped), reads the head, chains every pending row it
+// sees in id order (the next seq and audit_row_hash, as SQLite does inline), inserts them into
+// audit_log and audit_cases, deletes them from audit_pending and moves the head. After a commit
+// the lock is only tried: a request never waits for another node's seal. If it is taken, the rows
+// are left to that seal, or, if it read the pending rows before they committed, to the node's
+// background sealer, which looks every second (open_postgres_storage's seal_interval) and seals,
+// waiting for the lock, when an entry pending at its previous look still is; so an entry stays
+// pending for about two seconds at most, and under load a seal chains the rows of many commits at
+// once. Any node seals every node's rows, so entries left by a node that stopped between a commit
+// and its seal are chained by the next seal anywhere; each node also seals (waiting) when it
+// opens the database, and the audit routes seal (waiting) before they read, so an admin sees
+// every committed entry. A seal that fails (connection lost) does not fail the committed request:
+// its rows stay pending for the next seal. The chain's order is the order of the seals, and within one seal the order of ids:
 // an entry whose transaction took its id earlier but committed later is chained after entries
 // sealed meanwhile, so seq follows the commits more or less, not the ids. Tamper evidence:
 // audit_log and audit_cases refuse UPDATE, DELETE and TRUNCATE; audit_pending refuses UPDATE but
 // must allow the sealer's DELETE, so a pending row is unprotected by the chain only for the
-// milliseconds between its commit and its seal; the chain's check reports how many rows are
-// pending and the oldest one's time, which stays near zero unless seals fail.
+// moments between its commit and its seal (a second or two at most); the chain's check reports
+// how many rows are pending and the oldest one's time, which stays near zero unless seals fail.
 //
 // Change order across nodes: numbers from change_seq are handed out before commit, so change n
 // may commit after change n+1 and a pull between the two commits must not move its cursor past
@@ -67,7 +72,12 @@
 //
 // Threading: PostgresStorage is thread-safe; a transaction belongs to one thread.
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <stop_token>
+#include <thread>
 #include <utility>
 
 #include "fieldsync/error.h"
@@ -320,15 +330,24 @@ std::vector<Item> last_of_each(std::span<const Item> items, Key key_of) {
   return kept;
 }
 
+// Whether a seal waits for the audit lock or, finding it taken, leaves the rows to others.
+enum class SealLock { kWait, kIfFree };
+
 // Chains every pending audit entry, oldest id first, after the chain's head, in one short READ
 // COMMITTED transaction under the audit lock (so sealers on every node take turns, and each sees
 // the rows and head the previous one committed). See the header comment.
-void seal_pending_audit(Connection& connection) {
+void seal_pending_audit(Connection& connection, SealLock lock = SealLock::kWait) {
   connection.run_script("BEGIN ISOLATION LEVEL READ COMMITTED");
   try {
-    connection.run("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
-                   params(std::int64_t{postgres_schema::kMigrationLockClass},
-                          std::int64_t{postgres_schema::kAuditLockKey}));
+    const Params key = params(std::int64_t{postgres_schema::kMigrationLockClass},
+                              std::int64_t{postgres_schema::kAuditLockKey});
+    if (lock == SealLock::kWait) {
+      connection.run("SELECT pg_advisory_xact_lock($1::integer, $2::integer)", key);
+    } else if (connection.run("SELECT pg_try_advisory_xact_lock($1::integer, $2::integer)::int::bigint", key)[0]
+                   .int64(0) == 0) {
+      connection.run_script("COMMIT");
+      return;
+    }
     const auto pending = connection.run("SELECT " + std::string(kPendingAuditColumns) +
                                         " FROM audit_pending ORDER BY id");
     if (pending.size() == 0) {
@@ -380,10 +399,21 @@ void seal_pending_audit(Connection& connection) {
   }
 }
 
+// What a node keeps about each of its connections: the id that names the rows it owns, and the
+// clock floor it last committed (see set_clock_floor). Used only by the transaction holding the
+// connection.
+struct ConnectionState {
+  Uuid id;
+  std::uint64_t floor_written = 0;  // a packed Hlc
+};
+
+// How far ahead of the server clock's highest stamp a connection writes the floor.
+constexpr std::uint64_t kFloorAheadMs = 1'000;
+
 class PostgresTransaction final : public StorageTransaction {
  public:
-  PostgresTransaction(ConnectionPool::Lease connection, Uuid connection_id)
-      : connection_(std::move(connection)), connection_id_(connection_id) {
+  PostgresTransaction(ConnectionPool::Lease connection, ConnectionState& state)
+      : connection_(std::move(connection)), state_(state), connection_id_(state.id) {
     horizon_ = as_uint(one_int("SELECT fieldsync_pull_horizon()"));
     connection_->run_script("BEGIN ISOLATION LEVEL SERIALIZABLE");
     open_ = true;
@@ -403,9 +433,10 @@ class PostgresTransaction final : public StorageTransaction {
     if (outcome != "COMMIT") {
       throw Error(ErrorCode::kInternal, "PostgreSQL rolled back a transaction asked to commit");
     }
+    state_.floor_written = std::max(state_.floor_written, floor_written_);
     if (!audit_pending_added_) return;
     try {
-      seal_pending_audit(*connection_);
+      seal_pending_audit(*connection_, SealLock::kIfFree);
     } catch (const Error&) {
       // The work is committed, its entries with it; they stay pending and the next seal, on any
       // node, chains them.
@@ -428,11 +459,18 @@ class PostgresTransaction final : public StorageTransaction {
   Hlc clock_floor() override {
     return Hlc::from_packed(as_uint(one_int("SELECT COALESCE(MAX(floor), 0) FROM clock_floors")));
   }
+  // Written a second ahead, and only when the clock has passed what this connection committed
+  // last: so a busy connection writes its row about once a second rather than in every sync. A
+  // write in every sync made concurrent syncs lose races on the table's pages. The clock starts
+  // at most a second ahead after a restart, never behind.
   void set_clock_floor(Hlc floor) override {
+    if (floor.packed() <= state_.floor_written) return;
+    const Hlc ahead(floor.ms() + kFloorAheadMs, 0);
     run("INSERT INTO clock_floors(connection_id, floor) VALUES ($1, $2) "
         "ON CONFLICT (connection_id) DO UPDATE SET floor = excluded.floor "
         "WHERE clock_floors.floor < excluded.floor",
-        params(connection_id_, as_int(floor.packed())));
+        params(connection_id_, as_int(ahead.packed())));
+    floor_written_ = ahead.packed();
   }
 
   // --- People and cases ---
@@ -1111,7 +1149,9 @@ class PostgresTransaction final : public StorageTransaction {
   }
 
   ConnectionPool::Lease connection_;
+  ConnectionState& state_;
   const Uuid connection_id_;
+  std::uint64_t floor_written_ = 0;    // the floor this transaction wrote, if any
   bool open_ = false;
   bool audit_pending_added_ = false;   // append_audit ran: seal after the commit
   std::uint64_t horizon_ = 0;          // see the header comment
@@ -1121,16 +1161,22 @@ class PostgresTransaction final : public StorageTransaction {
 
 class PostgresStorage final : public ServerStorage {
  public:
-  PostgresStorage(const std::string& connection, std::size_t connections)
+  PostgresStorage(const std::string& connection, std::size_t connections,
+                  std::chrono::milliseconds seal_interval)
       : conninfo_(connection), pool_(connection, connections, prepare_session) {
     migrate();
     seal_audit();  // entries left pending by a node that stopped between a commit and its seal
+    if (seal_interval.count() > 0) {
+      sealer_ = std::jthread([this, seal_interval](std::stop_token stop) {
+        seal_left_entries(stop, seal_interval);
+      });
+    }
   }
 
   std::unique_ptr<StorageTransaction> begin() override {
     ConnectionPool::Lease connection = pool_.acquire();
-    const Uuid id = connection_id(*connection);
-    return std::make_unique<PostgresTransaction>(std::move(connection), id);
+    ConnectionState& state = connection_state(*connection);
+    return std::make_unique<PostgresTransaction>(std::move(connection), state);
   }
 
   void seal_audit() override {
@@ -1157,11 +1203,36 @@ class PostgresStorage final : public ServerStorage {
   }
 
   // Each connection names the rows it owns (its clock floor) by an id of its own.
-  Uuid connection_id(Connection& connection) {
-    std::lock_guard lock(ids_mutex_);
-    auto [entry, added] = connection_ids_.try_emplace(&connection, Uuid{});
-    if (added) entry->second = Uuid::random_v4();
+  ConnectionState& connection_state(Connection& connection) {
+    std::lock_guard lock(states_mutex_);
+    auto [entry, added] = connection_states_.try_emplace(&connection);
+    if (added) entry->second.id = Uuid::random_v4();
     return entry->second;
+  }
+
+  // Every `interval`, on a connection of its own, seals if an entry pending at the previous look
+  // still is: one that a commit left because another seal held the lock, after that seal had read
+  // the pending rows. So an entry waits at most about two intervals, and nothing is locked while
+  // nothing waits. A failure (connection lost) is tried again at the next look.
+  void seal_left_entries(std::stop_token stop, std::chrono::milliseconds interval) {
+    std::unique_ptr<Connection> connection;
+    std::int64_t seen_up_to = 0;  // the highest id pending at the previous look
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    for (;;) {
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, stop, interval, [] { return false; });
+      if (stop.stop_requested()) return;
+      try {
+        if (!connection || connection->broken()) connection = std::make_unique<Connection>(conninfo_);
+        const auto rows = connection->run("SELECT COALESCE(min(id), 0), COALESCE(max(id), 0) FROM audit_pending");
+        const std::int64_t oldest = rows[0].int64(0);
+        if (oldest != 0 && oldest <= seen_up_to) seal_pending_audit(*connection);
+        seen_up_to = rows[0].int64(1);
+      } catch (const std::exception&) {
+        connection.reset();
+      }
+    }
   }
 
   void migrate() {
@@ -1198,15 +1269,18 @@ class PostgresStorage final : public ServerStorage {
   ConnectionPool pool_;
   std::mutex size_mutex_;
   std::unique_ptr<Connection> size_connection_;  // guarded by size_mutex_
-  std::mutex ids_mutex_;
-  std::map<const Connection*, Uuid> connection_ids_;  // guarded by ids_mutex_
+  std::mutex states_mutex_;
+  // Guarded by states_mutex_; each value belongs to the transaction holding its connection.
+  std::map<const Connection*, ConnectionState> connection_states_;
+  std::jthread sealer_;  // last: stopped and joined before the rest goes
 };
 
 }  // namespace
 
 std::unique_ptr<ServerStorage> open_postgres_storage(const std::string& connection,
-                                                     std::size_t connections) {
-  return std::make_unique<PostgresStorage>(connection, connections);
+                                                     std::size_t connections,
+                                                     std::chrono::milliseconds seal_interval) {
+  return std::make_unique<PostgresStorage>(connection, connections, seal_interval);
 }
 
 }  // namespace fieldsync::server

@@ -41,6 +41,26 @@ bool is_text_name(std::string_view name) {
   return is_valid_utf8(name) && name.find('\0') == std::string_view::npos;
 }
 
+// Change numbers from `first` to `last`; empty when `first` is 0.
+struct SeqRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+
+  bool empty() const { return first == 0; }
+  bool contains(std::uint64_t seq) const { return !empty() && first <= seq && seq <= last; }
+  // The smallest range holding this one and first..last.
+  void add(std::uint64_t from, std::uint64_t to) {
+    if (from == 0) return;
+    first = empty() ? from : std::min(first, from);
+    last = std::max(last, to);
+  }
+  // What of it lies above `position`.
+  SeqRange above(std::uint64_t position) const {
+    if (empty() || last <= position) return {};
+    return {std::max(first, position + 1), last};
+  }
+};
+
 }  // namespace
 
 bool version_less(std::string_view a, std::string_view b) {
@@ -109,6 +129,7 @@ class Reconciler::Session {
     const bool same_epoch = cursor && cursor->epoch == epoch;
     position_ = same_epoch ? cursor->position : 0;
     delivery_ = same_epoch ? cursor->delivery : 0;
+    if (same_epoch) carried_own_.add(cursor->own_first, cursor->own_last);
     // A cursor from another epoch (a restored server) or none at all: start from scratch.
     if (!same_epoch) tx_.remove_device_cases(device_.id);
     // Another epoch: this server was restored from a backup, and may lack what the device pushed
@@ -143,7 +164,10 @@ class Reconciler::Session {
     for (const Directive& done : tx_.acknowledge_directives(device_.id, ids, now_)) {
       summary_.directives_acknowledged.push_back(done);
       switch (done.kind) {
-        case DirectiveKind::kPurgeCase: tx_.remove_device_case(device_.id, done.case_id); break;
+        case DirectiveKind::kPurgeCase:
+          tx_.remove_device_case(device_.id, done.case_id);
+          purge_acknowledged_ = true;
+          break;
         case DirectiveKind::kWipe: device_.status = DeviceStatus::kWiped; break;
         case DirectiveKind::kRetire: device_.status = DeviceStatus::kRetired; break;
         case DirectiveKind::kUpgradeRequired: break;
@@ -247,9 +271,11 @@ class Reconciler::Session {
     std::map<RecordId, RecordHome> homes = tx_.record_homes(record_ids(unseen));
     if (auto reason = check_scope(unseen, homes)) return reject(group, hash, *reason);
     if (auto reason = owner_.validate(tx_, unseen, homes)) return reject(group, hash, *reason);
-    const ConflictTally tally = owner_.accept(tx_, unseen, homes, user_.id, now_);
+    const Accepted accepted = owner_.accept(tx_, unseen, homes, user_.id, now_);
+    const ConflictTally& tally = accepted.conflicts;
     tx_.put_receipt(device_.id, {group.id, first, last, hash});
     acknowledge(group.id);
+    pushed_.add(accepted.first_seq, accepted.last_seq);
     ++summary_.groups_accepted;
     summary_.groups_restored += group.restored ? 1 : 0;
     summary_.changes_accepted += unseen.changes.size();
@@ -429,7 +455,21 @@ class Reconciler::Session {
 
   // --- Pull ---
 
+  // What a pull leaves out, and the own range of the cursor it answers (SyncCursor): the changes
+  // this very request pushed, which the device holds; and, when the cursor carries an own range,
+  // the current values in it whose origin is this device. A pull's horizon can stay below a
+  // device's push while another connection's writer runs (PostgreSQL), and without the range the
+  // device's next pull would send that push back. The device held those changes when it stored
+  // the cursor (they were its own edits, made before it sent them), and still holds them or newer
+  // ones of its own, unless it has dropped cases since: so the range is only honoured while its
+  // cases stayed as they were (no purge acknowledged, no case to backfill, not a first sync).
+  // A device restored from a backup sends the backup's cursor, which carries only what the backup
+  // holds, so its later changes come back to it. Only the device's own changes are ever left out,
+  // and only their current values: another device's winning value, and conflict-log entries,
+  // are sent whatever their number.
   void pull(const Uuid& epoch) {
+    const bool cases_unchanged = position_ != 0 && backfill_.empty() && !purge_acknowledged_;
+    const SeqRange held_own = cases_unchanged ? carried_own_ : SeqRange{};
     const std::uint64_t up_to = tx_.last_seq();
     std::size_t budget = owner_.options_.page_changes;
     std::size_t backfilled = 0;
@@ -454,9 +494,9 @@ class Reconciler::Session {
       response_.more = page.size() == budget;
       next = response_.more ? page.back().seq : up_to;
       for (StoredChange& stored : page) {
-        // What this very request pushed, the device holds. Its own older changes are sent: a
-        // device restored from a backup needs them back (the others merge as duplicates).
-        if (!acked_.contains(stored.change.write_group)) send(std::move(stored.change));
+        const bool held = acked_.contains(stored.change.write_group) ||
+                          (stored.change.version.origin == device_.id && held_own.contains(stored.seq));
+        if (!held) send(std::move(stored.change));
       }
       for (const ConflictEntry& entry : tx_.conflicts_since(readable_, position_, next)) {
         send_conflict(entry);
@@ -464,7 +504,10 @@ class Reconciler::Session {
     } else {
       response_.more = true;
     }
-    response_.next_cursor = encode_cursor({epoch, next, delivery});
+    SeqRange own = held_own;
+    own.add(pushed_.first, pushed_.last);
+    own = own.above(next);
+    response_.next_cursor = encode_cursor({epoch, next, delivery, own.first, own.last});
   }
 
   static std::uint64_t new_delivery_mark() {
@@ -507,6 +550,9 @@ class Reconciler::Session {
   std::uint64_t position_ = 0;
   std::uint64_t delivery_ = 0;      // the delivery mark the device's cursor echoes
   std::set<WriteGroupId> acked_;    // groups acknowledged in this response
+  SeqRange pushed_;                 // the change numbers this request's accepted groups took
+  SeqRange carried_own_;            // the own range of the device's cursor (see pull)
+  bool purge_acknowledged_ = false; // the device dropped a case in this request
   std::set<CaseId> writable_;       // in scope, or leaving it (pending purge)
   std::vector<CaseId> readable_;    // in scope and up to date with the cursor; sorted
   std::vector<CaseId> backfill_;    // newly in scope: sent whole first
@@ -553,16 +599,22 @@ std::optional<Reconciler::Refusal> Reconciler::validate(StorageTransaction& tx, 
   return std::nullopt;
 }
 
-Reconciler::ConflictTally Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
-                                             const std::map<RecordId, RecordHome>& homes,
-                                             const std::string& author, std::int64_t now) {
-  ConflictTally tally;
+Reconciler::Accepted Reconciler::accept(StorageTransaction& tx, const WriteGroup& group,
+                                        const std::map<RecordId, RecordHome>& homes,
+                                        const std::string& author, std::int64_t now) {
+  Accepted accepted;
+  ConflictTally& tally = accepted.conflicts;
   std::vector<Change> changes = group.changes;
   for (Change& change : changes) {
     change.author = author;
     hlc_.observe(change.version.hlc);
   }
   const std::vector<std::uint64_t> seqs = tx.append_history(changes, now);
+  if (!seqs.empty()) {
+    const auto [low, high] = std::minmax_element(seqs.begin(), seqs.end());
+    accepted.first_seq = *low;
+    accepted.last_seq = *high;
+  }
   std::map<RecordId, RecordHome> new_homes;
   std::set<FieldKey> fields_in_group;
   bool repeats_a_field = false;
@@ -586,7 +638,7 @@ Reconciler::ConflictTally Reconciler::accept(StorageTransaction& tx, const Write
   }
   tx.put_current(winners);
   tx.put_record_homes(new_homes);
-  return tally;
+  return accepted;
 }
 
 // The general path: the field's whole history decides its winner and its conflict-log entries,

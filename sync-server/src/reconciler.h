@@ -7,7 +7,9 @@
 // touched record as merged; then the group is accepted whole (history, current winners, the
 // conflict log derived from history) or rejected whole (kept in the rejected log, answered with
 // the server's current values). Then the pull: newly allocated cases whole, then current state
-// changed since the cursor, paged, with conflicts and resolutions of the user's cases.
+// changed since the cursor, paged, with conflicts and resolutions of the user's cases, less the
+// device's own changes that it is known to hold (this request's, and those its cursor names:
+// Session::pull says when that is sound).
 //
 // After a restore from a backup (a cursor of another epoch) the device is told to send back what
 // it holds (a repush directive), and does so in restored groups: its own changes, with their
@@ -116,8 +118,15 @@ class Reconciler {
     std::size_t opened = 0;
     std::size_t closed = 0;
   };
+  // What accepting a group did: its conflict tally, and the first and last of the change numbers
+  // it took (0 when it took none).
+  struct Accepted {
+    ConflictTally conflicts;
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+  };
   // Appends the group to history and updates current winners and the conflict log.
-  ConflictTally accept(StorageTransaction& tx, const WriteGroup& group,
+  Accepted accept(StorageTransaction& tx, const WriteGroup& group,
                        const std::map<RecordId, RecordHome>& homes, const std::string& author,
                        std::int64_t now);
   void merge_field(StorageTransaction& tx, const StoredChange& arrived,

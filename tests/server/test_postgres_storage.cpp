@@ -4,7 +4,9 @@
 // - of two transactions using one enrolment code, or writing one receipt, the second waits, loses
 //   the race (serialization failure) and, run again by run_transaction, sees the first one's work;
 // - two transactions appending to the audit log commit side by side, and sealing chains both; an
-//   entry left pending by a node is sealed by another; nodes appending at once leave one chain;
+//   entry left pending by a node is sealed by another; a commit whose seal finds the audit lock
+//   taken does not wait, and its entry is sealed in the background; nodes appending at once
+//   leave one chain;
 // - the audit log refuses UPDATE, DELETE and TRUNCATE, a pending entry refuses UPDATE, and a row
 //   altered behind its triggers' back is found by the chain's check;
 // - nodes starting together on an empty database migrate it once;
@@ -20,6 +22,7 @@
 #include "audit_chain.h"
 #include "fieldsync/dev/make_change.h"
 #include "fieldsync/dev/scratch_database.h"
+#include "postgres_storage_schema.h"
 #include "fieldsync/server/server_storage.h"
 #include "postgres_observer.h"
 
@@ -175,7 +178,8 @@ TEST_CASE("Of two transactions writing one receipt, the second runs again and se
 TEST_CASE("Two transactions appending to the audit log commit side by side, sealing chains both",
           "[postgres][audit]") {
   dev::ScratchDatabase database;
-  auto storage = open_postgres_storage(database.connection(), 4);
+  // No background sealer: what is checked is the seal each commit makes.
+  auto storage = open_postgres_storage(database.connection(), 4, std::chrono::milliseconds(0));
   Observer observer(database.connection());
 
   // Both snapshots exist before either commits, as two long syncs' would: neither waits for the
@@ -202,7 +206,7 @@ TEST_CASE("Two transactions appending to the audit log commit side by side, seal
 TEST_CASE("An entry left pending by a node that stopped before sealing is sealed by another",
           "[postgres][audit]") {
   dev::ScratchDatabase database;
-  auto node_a = open_postgres_storage(database.connection(), 2);
+  auto node_a = open_postgres_storage(database.connection(), 2, std::chrono::milliseconds(0));
   run_transaction(*node_a, [](StorageTransaction& tx) { tx.append_audit(audit_entry("one")); });
   // What a node killed between its commit and its seal leaves: a committed, unchained entry.
   Observer observer(database.connection());
@@ -224,6 +228,29 @@ TEST_CASE("An entry left pending by a node that stopped before sealing is sealed
   CHECK(chain.intact);
   CHECK(chain.rows_checked == 3);
   CHECK(chain.pending.rows == 0);
+}
+
+TEST_CASE("A commit does not wait for another node's seal; its entry is sealed in the background",
+          "[postgres][audit]") {
+  dev::ScratchDatabase database;
+  auto node = open_postgres_storage(database.connection(), 2, std::chrono::milliseconds(20));
+  Observer sealer(database.connection());  // another node's seal, holding the audit lock
+  const std::string key = std::to_string(postgres_schema::kMigrationLockClass) + ", " +
+                          std::to_string(postgres_schema::kAuditLockKey);
+  REQUIRE(sealer.value("SELECT pg_advisory_lock(" + key + ")") == "");
+
+  // Returns although the lock is taken (waiting for it would never end: the lock is held until
+  // this thread releases it below), with its entry committed and pending.
+  run_transaction(*node, [](StorageTransaction& tx) { tx.append_audit(audit_entry("left")); });
+  Observer observer(database.connection());
+  CHECK(observer.value("SELECT actor FROM audit_pending") == "left");
+
+  REQUIRE(sealer.value("SELECT pg_advisory_unlock(" + key + ")::text") == "true");
+  while (observer.value("SELECT count(*) FROM audit_pending") != "0") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(observer.value("SELECT actor FROM audit_log WHERE seq = 1") == "left");
+  CHECK(verify_audit_chain(*node).intact);
 }
 
 TEST_CASE("Nodes appending to the audit log at once leave one whole chain", "[postgres][audit]") {

@@ -1,16 +1,20 @@
 // Several server nodes on one storage (DESIGN.md sections 5 and 6), as behind a load balancer:
 // what one node did, the others know (changes, failed attempts); an enrolment code raced on by
 // two nodes enrols one device; a write group sent to two nodes at once is accepted once, and both
-// answers acknowledge it. The races run on threads released together; what they check holds
-// whichever thread wins, so nothing depends on timing. Runs on both backends (SQLite: two
+// answers acknowledge it; a device is not sent back its own acknowledged push when another
+// node's writer held its cursor below that push, yet it still gets every other device's change
+// and the winners over its own. The races run on threads released together; what they check
+// holds whichever thread wins, so nothing depends on timing. Runs on both backends (SQLite: two
 // connections to one file).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <latch>
 #include <thread>
 
+#include "fieldsync/dev/make_change.h"
 #include "server_fixture.h"
 
 using namespace fieldsync;
@@ -129,4 +133,64 @@ TEST_CASE("A write group sent to two nodes at once is accepted once", "[server][
       CHECK(history.size() == 1);
     }
   }
+}
+
+TEST_CASE("A device's own push is not sent back when another node's writer held its cursor below it",
+          "[server][nodes][pull]") {
+  ServerFixture server;
+  Casework work(server);
+  auto second = server.another_node();
+  TestDevice& phone = work.amira_phone;
+  const TestDevice phone_as_backed_up = phone;  // its store as a backup holds it, before the push
+
+  // A change of another device, written on the second node. On PostgreSQL its transaction stays
+  // open while the devices sync, as a slow writer on another node does: it took its number first,
+  // so every pull's horizon stays below it (postgres_storage.cpp) and the phone's cursor stays
+  // below the phone's own push. SQLite has one writer at a time: there it is written afterwards.
+  const bool postgres = storage_under_test() == StorageKind::kPostgres;
+  const RecordId others_note = Uuid::random_v4();
+  std::unique_ptr<StorageTransaction> writer;
+  auto write_others_change = [&] {
+    writer = second->storage().begin();
+    const Change change = dev::make_change("visit", others_note, work.case_a, "observations",
+                                           text("written meanwhile"), {server.stamp(work.mona_phone), work.mona_phone.id},
+                                           Uuid::random_v4(), "mona", {}, work.mona_phone.next_seq++);
+    const StoredChange stored{change, writer->append_history(std::span(&change, 1), kStartMs).front(), kStartMs};
+    writer->put_current(std::span(&stored, 1));
+  };
+  if (postgres) write_others_change();
+
+  const RecordId visit = Uuid::random_v4();
+  const WriteGroup pushed = server.write(phone, "visit", visit, work.case_a, valid_visit("the phone's"));
+  REQUIRE(server.sync(phone, {pushed}).acks == std::vector<WriteGroupId>{pushed.id});
+  // The tablet overwrites one of the fields without having seen the phone's, stamped later: its
+  // version wins, and the phone's is logged as lost.
+  work.amira_tablet.last_stamp = std::max(work.amira_tablet.last_stamp, phone.last_stamp);
+  const WriteGroup overwrite = server.write(work.amira_tablet, "visit", visit, work.case_a,
+                                            {{"observations", text("the tablet's")}});
+  REQUIRE(version_of(pushed, visit, "observations") < version_of(overwrite, visit, "observations"));
+  REQUIRE(server.sync(work.amira_tablet, {overwrite}).acks == std::vector<WriteGroupId>{overwrite.id});
+
+  if (!postgres) write_others_change();
+  writer->commit();
+
+  const SyncResponse next = server.sync_all(phone);
+  // The winner over its own change, and the conflict, reach it; nothing else of its own push.
+  const auto visit_fields = fields_of(next, visit);
+  REQUIRE(visit_fields.size() == 1);
+  CHECK(visit_fields.at("observations").value == text("the tablet's"));
+  CHECK(std::ranges::any_of(next.conflicts, [&](const Conflict& conflict) {
+    return conflict.record_id == visit && conflict.field == "observations";
+  }));
+  // Another device's change is never skipped, whatever its number.
+  CHECK(fields_of(next, others_note).at("observations").value == text("written meanwhile"));
+
+  // A phone restored from a backup taken before its push sends the backup's cursor, and gets its
+  // own changes back.
+  TestDevice restored = phone_as_backed_up;
+  const SyncResponse after_restore = server.sync_all(restored);
+  const auto restored_fields = fields_of(after_restore, visit);
+  CHECK(restored_fields.size() == pushed.changes.size());
+  CHECK(restored_fields.at("visit_type").value == text("statutory_child_in_need"));
+  CHECK(restored_fields.at("observations").value == text("the tablet's"));
 }

@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "fieldsync/error.h"
 #include "fieldsync/json_form.h"
@@ -433,17 +435,26 @@ TEST_CASE("Sync cursors round-trip, and nothing else passes for one", "[wire]") 
   for (const std::uint64_t position : {std::uint64_t{0}, std::uint64_t{300}, kMax}) {
     // A delivery mark is a random 64-bit number, so its varint is several bytes long.
     for (const std::uint64_t delivery : {std::uint64_t{0}, std::uint64_t{1} << 40, kMax}) {
-      const SyncCursor cursor{sample_id(4, 1), position, delivery};
-      const std::string bytes = encode_cursor(cursor);
-      CAPTURE(position, delivery);
-      CHECK(decode_cursor(bytes) == cursor);
-      CHECK_FALSE(decode_cursor(bytes.substr(0, bytes.size() - 1)));
-      CHECK_FALSE(decode_cursor(bytes + '\0'));
-      std::string other_format = bytes;
-      other_format[0] = 2;
-      CHECK_FALSE(decode_cursor(other_format));
+      // The own range: none, one number, the widest, the last number alone.
+      for (const auto& [own_first, own_last] : std::vector<std::pair<std::uint64_t, std::uint64_t>>{
+               {0, 0}, {5, 5}, {1, kMax}, {kMax, kMax}}) {
+        const SyncCursor cursor{sample_id(4, 1), position, delivery, own_first, own_last};
+        const std::string bytes = encode_cursor(cursor);
+        CAPTURE(position, delivery, own_first, own_last);
+        CHECK(decode_cursor(bytes) == cursor);
+        CHECK_FALSE(decode_cursor(bytes.substr(0, bytes.size() - 1)));
+        CHECK_FALSE(decode_cursor(bytes + '\0'));
+        std::string other_format = bytes;
+        other_format[0] = 2;
+        CHECK_FALSE(decode_cursor(other_format));
+      }
     }
   }
+  // A range whose end would pass the largest number is no cursor.
+  std::string past_the_end = encode_cursor({sample_id(4, 1), 1, 0, 1, kMax});
+  REQUIRE(past_the_end[1 + 16 + 2] == '\x01');  // the range's first number, after position and mark
+  past_the_end[1 + 16 + 2] = '\x02';
+  CHECK_FALSE(decode_cursor(past_the_end));
   CHECK_FALSE(decode_cursor(""));
   const std::string overlong = std::string(1, '\x01') + std::string(16, '\0') +
                                std::string(10, '\xFF') + std::string(1, '\x01');

@@ -39,10 +39,15 @@ struct Telemetry {
 // send back what you hold" (a repush directive).
 // `delivery` marks an answer that carried whole cases (backfill): a device that sends the cursor
 // back proves it applied that answer; 0 when the answer carried none.
+// `own_first`..`own_last` (0 when none) are numbers above `position` that the server gave to
+// changes this device pushed and was acknowledged for: a device that sends the cursor back holds
+// those of them that are its own, so the next pull need not send them back (see the reconciler).
 struct SyncCursor {
   Uuid epoch;
   std::uint64_t position = 0;
   std::uint64_t delivery = 0;
+  std::uint64_t own_first = 0;
+  std::uint64_t own_last = 0;
   friend bool operator==(const SyncCursor&, const SyncCursor&) = default;
 };
 std::string encode_cursor(const SyncCursor& cursor);      // opaque bytes

@@ -21,6 +21,7 @@
 // connection: a second begin() on the same thread would wait forever).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -622,8 +623,11 @@ void start_new_sqlite_epoch(const std::string& data_dir);
 // Several server nodes on one PostgreSQL database: `connection` is a libpq connection string
 // (a postgres:// URI, or key=value pairs), passed to libpq as it is, so TLS settings such as
 // sslmode=verify-full and sslrootcert go in it. Each node keeps a pool of `connections`
-// connections; the schema is created or brought up to date on first use.
-std::unique_ptr<ServerStorage> open_postgres_storage(const std::string& connection,
-                                                     std::size_t connections);
+// connections; the schema is created or brought up to date on first use. Audit entries that a
+// commit could not seal at once (another node's seal held the lock) are sealed by a background
+// look every `seal_interval`; 0 turns it off (tests that inspect pending entries).
+std::unique_ptr<ServerStorage> open_postgres_storage(
+    const std::string& connection, std::size_t connections,
+    std::chrono::milliseconds seal_interval = std::chrono::seconds(1));
 
 }  // namespace fieldsync::server
