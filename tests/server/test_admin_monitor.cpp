@@ -169,7 +169,7 @@ TEST_CASE("The device list sorts and pages", "[server][admin][monitor]") {
     std::vector<std::string> by_id = ids_of(list("?sort=device_id"));
     CHECK(std::is_sorted(by_id.begin(), by_id.end()));
   }
-  SECTION("pages of `limit` from `offset`, with the total; together they are the whole list") {
+  SECTION("pages of `limit` from `offset`, with the total, together they are the whole list") {
     const std::vector<std::string> whole = ids_of(list("?sort=user"));
     std::vector<std::string> paged;
     for (int offset = 0; offset < 6; offset += 4) {

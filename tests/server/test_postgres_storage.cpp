@@ -230,7 +230,7 @@ TEST_CASE("An entry left pending by a node that stopped before sealing is sealed
   CHECK(chain.pending.rows == 0);
 }
 
-TEST_CASE("A commit does not wait for another node's seal; its entry is sealed in the background",
+TEST_CASE("A commit does not wait for another node's seal, its entry is sealed in the background",
           "[postgres][audit]") {
   dev::ScratchDatabase database;
   auto node = open_postgres_storage(database.connection(), 2, std::chrono::milliseconds(20));
