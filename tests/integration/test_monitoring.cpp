@@ -1,15 +1,15 @@
 // Monitoring against a real fieldsync-server process on 127.0.0.1 (docs/http-api.md, "Metrics"
 // and "Audit log"): promtool accepts GET /metrics; counters survive a clean restart, and what a
 // SIGKILL loses is exactly what was counted since the last save; what the HTTP layer refuses by
-// itself (over --max-connections, malformed, too large) is counted by reason; /metrics is refused
-// without the
-// monitor role or an allowed address; a row altered or deleted in the stopped server's file is
-// found and named by the chain check; and no case content reaches the metrics, the audit log or
-// the server's log.
+// itself (over --max-connections, malformed, too large) is counted by reason and logged with the
+// reason; /metrics is refused without the monitor role or an allowed address; a row altered or
+// deleted in the stopped server's file is found and named by the chain check; and no case
+// content reaches the metrics, the audit log or the server's log.
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -61,6 +61,23 @@ double requests(const std::map<std::string, double>& samples, const std::string&
   const auto found = samples.find("fieldsync_http_requests_total{node=\"itest-1\",route=\"" +
                                   route + "\",status=\"200\"}");
   return found == samples.end() ? 0 : found->second;
+}
+
+// The access-log lines (event http_request) of the server's log whose status is one of `statuses`,
+// in the order written.
+std::vector<json> access_lines_with_status(const std::string& log_file,
+                                           const std::vector<int>& statuses) {
+  std::vector<json> found;
+  std::istringstream lines(dev::read_file(log_file));
+  for (std::string text; std::getline(lines, text);) {
+    const json line = json::parse(text, nullptr, false);
+    if (line.is_discarded() || line.value("event", "") != "http_request") continue;
+    const int status = line.value("status", 0);
+    if (std::find(statuses.begin(), statuses.end(), status) != statuses.end()) {
+      found.push_back(line);
+    }
+  }
+  return found;
 }
 
 ServerSetup node_setup(std::vector<std::string> more = {}) {
@@ -142,7 +159,8 @@ TEST_CASE("promtool accepts the metrics of a server that has seen traffic",
   CHECK(samples.at("fieldsync_storage_bytes{node=\"itest-1\"}") > 0);
 }
 
-TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's refusals are counted",
+TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's refusals are counted "
+          "and logged",
           "[monitoring][metrics]") {
   TestServer server(node_setup({"--max-connections", "3"}));
   const std::string token = server.process().create_admin_token("prometheus", "monitor");
@@ -166,6 +184,23 @@ TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's re
   // Two of the held connections are spent on requests the HTTP layer refuses by itself.
   held[1]->send("THIS IS NOT HTTP\r\n\r\n");
   CHECK(held[1]->read_answer(10s).status == 400);
+  CHECK(held[1]->closed_within(10s));
+
+  // The access log says what it knows of a refused exchange: no method or route was read, and
+  // which refusal it was. (A connection is closed after its line is written.)
+  const std::vector<json> refused_lines =
+      access_lines_with_status(server.process().options().log_file, {503, 400});
+  REQUIRE(refused_lines.size() == 2);
+  for (const json& line : refused_lines) {
+    INFO(line.dump());
+    CHECK(line.at("method") == "-");
+    CHECK(line.at("route") == "-");
+    CHECK(line.at("remote") == "127.0.0.1");
+  }
+  CHECK(refused_lines[0].at("status") == 503);
+  CHECK(refused_lines[0].at("refused") == "connection_limit");
+  CHECK(refused_lines[1].at("status") == 400);
+  CHECK(refused_lines[1].at("refused") == "malformed");
   held[2]->send(RawConnection::post_head("/v1/sync", {{"Content-Length", "999999999999"}}));
   CHECK(held[2]->read_answer(10s).status == 413);
 

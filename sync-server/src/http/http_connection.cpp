@@ -15,6 +15,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -131,9 +132,14 @@ enum class Phase { kHandshake, kIdle, kReadingRequest, kHandling, kWriting, kClo
 // What the access log says about the exchange in progress.
 struct Exchange {
   Clock::time_point started;
-  std::string method;
+  std::string method;  // empty until the request line is read (never, for a refused connection)
   std::size_t request_bytes = 0;
+  std::optional<Refusal> refusal;  // set when the HTTP layer answered by itself
 };
+
+// The access log's word for what is not known: the method of a request that was never read, the
+// route of one no route saw.
+constexpr std::string_view kUnknown = "-";
 
 template <class Stream>
 class StreamConnection final : public Connection,
@@ -206,8 +212,8 @@ class StreamConnection final : public Connection,
 
   // Said at once, without reading the request: nothing of it would be used.
   void answer_over_capacity() {
+    exchange_ = Exchange{Clock::now(), {}, 0, {}};
     report(Refusal::kConnectionLimit);
-    exchange_ = Exchange{Clock::now(), {}, 0};
     answer_and_close(error_response(ErrorCode::kUnavailable,
                                     "the server has as many connections open as it takes (" +
                                         std::to_string(options().max_connections) +
@@ -215,6 +221,7 @@ class StreamConnection final : public Connection,
   }
 
   void report(Refusal refusal) {
+    exchange_.refusal = refusal;
     if (options().on_refusal) options().on_refusal(refusal);
   }
 
@@ -237,7 +244,7 @@ class StreamConnection final : public Connection,
     phase_ = Phase::kReadingRequest;
     if (!first_request_) arm_deadline(options().request_timeout);
     first_request_ = false;
-    exchange_ = Exchange{Clock::now(), {}, 0};
+    exchange_ = Exchange{Clock::now(), {}, 0, {}};
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(options().max_body_bytes);  // a Content-Length over it fails here already
@@ -355,18 +362,22 @@ class StreamConnection final : public Connection,
     wait_for_request();
   }
 
-  // Never the body, the query or a header: see server_log.h.
+  // Never the body, the query or a header: see server_log.h. An exchange the HTTP layer refused
+  // by itself says which refusal it was.
   void log_access() {
     const std::chrono::duration<double, std::milli> duration = Clock::now() - exchange_.started;
-    environment_.log.info(
-        "http_request",
-        {{"method", exchange_.method},
-         {"route", answered_route_.empty() ? std::string("unmatched") : answered_route_},
-         {"status", answer_.result_int()},
-         {"duration_ms", std::round(duration.count() * 1000.0) / 1000.0},
-         {"request_bytes", exchange_.request_bytes},
-         {"response_bytes", answer_.body().size()},
-         {"remote", remote_address_}});
+    std::string route = answered_route_.empty() ? std::string("unmatched") : answered_route_;
+    if (exchange_.refusal) route = kUnknown;
+    std::vector<LogField> fields = {
+        {"method", exchange_.method.empty() ? std::string(kUnknown) : exchange_.method},
+        {"route", std::move(route)},
+        {"status", answer_.result_int()},
+        {"duration_ms", std::round(duration.count() * 1000.0) / 1000.0},
+        {"request_bytes", exchange_.request_bytes},
+        {"response_bytes", answer_.body().size()},
+        {"remote", remote_address_}};
+    if (exchange_.refusal) fields.push_back({"refused", to_string(*exchange_.refusal)});
+    environment_.log.write(LogLevel::kInfo, "http_request", fields);
   }
 
   // Closing at once with unread input makes the kernel reset the connection, and the peer may

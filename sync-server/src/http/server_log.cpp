@@ -58,7 +58,7 @@ std::shared_ptr<ServerLog> ServerLog::standard_error() {
 }
 
 void ServerLog::write(LogLevel level, std::string_view event,
-                      std::initializer_list<LogField> fields) {
+                      std::span<const LogField> fields) {
   if (!enabled(level)) return;
   std::string line = "{\"ts\":\"" + rfc3339_utc_now() + "\",\"level\":\"";
   line += to_string(level);

@@ -13,6 +13,7 @@
 #include <iosfwd>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,7 +47,10 @@ class ServerLog {
   bool enabled(LogLevel level) const { return level != LogLevel::kOff && level >= threshold(); }
 
   // Keys "ts", "level" and "event" are the line's own; a field may not reuse them.
-  void write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
+  void write(LogLevel level, std::string_view event, std::span<const LogField> fields);
+  void write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {}) {
+    write(level, event, std::span<const LogField>(fields.begin(), fields.size()));
+  }
 
   void debug(std::string_view event, std::initializer_list<LogField> fields = {}) {
     write(LogLevel::kDebug, event, fields);
