@@ -16,6 +16,7 @@
 #include "fieldsync/crypto.h"
 #include "fieldsync/error.h"
 #include "http/http_server.h"
+#include "open_file_limit.h"
 #include "server_app.h"
 
 namespace {
@@ -444,9 +445,35 @@ void log_audit_head(server::ServerApp& app, http::ServerLog& log) {
   log.info("audit_head", {{"seq", head.seq}, {"hash", fieldsync::crypto::to_hex(head.hash)}});
 }
 
+// Raises the soft open-file limit to what --max-connections needs when it can, and warns when the
+// limit is still short: the server would fail to accept connections (or open its database) only
+// once it is busy, far from the cause.
+void check_open_file_limit(const Settings& settings, http::ServerLog& log) {
+  const std::size_t database_files = settings.app.database.empty()
+                                         ? server::kSqliteOpenFiles
+                                         : settings.app.database_connections;
+  const server::OpenFileLimit limit = server::ensure_open_file_limit(
+      server::open_files_needed(settings.http.max_connections, database_files));
+  if (limit.raised()) {
+    log.info("open_file_limit_raised",
+             {{"from", limit.soft_before}, {"to", limit.soft}, {"needed", limit.needed}});
+  }
+  if (!limit.short_of_need()) return;
+  log.warning("open_file_limit_low",
+              {{"limit", limit.soft},
+               {"hard_limit", limit.hard},
+               {"needed", limit.needed},
+               {"max_connections", settings.http.max_connections},
+               {"message", "the open-file limit is below what --max-connections needs; once the "
+                           "server runs out of descriptors it cannot accept connections. Raise "
+                           "the limit (systemd LimitNOFILE=, ulimit -n) or lower "
+                           "--max-connections"}});
+}
+
 int serve(Settings settings) {
   auto log = http::ServerLog::standard_error();
   log->set_threshold(log_level_from(settings.log_level));
+  check_open_file_limit(settings, *log);
   if (settings.tls_cert.empty() != settings.tls_key.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
   }

@@ -1,0 +1,98 @@
+// What a fieldsync-server process says about itself as it starts, checked on real processes on
+// 127.0.0.1: an open-file limit too low for --max-connections is raised as far as the hard limit
+// allows, and a warning names the figures when it is still short.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "device_fixture.h"
+
+using namespace fieldsync;
+using namespace fieldsync::itest;
+using nlohmann::json;
+
+namespace {
+
+// The lines of the server's log whose event is `event`.
+std::vector<json> log_events(const dev::ServerProcess& server, const std::string& event) {
+  std::vector<json> found;
+  std::istringstream lines(dev::read_file(server.options().log_file));
+  for (std::string text; std::getline(lines, text);) {
+    const json line = json::parse(text, nullptr, false);
+    if (!line.is_discarded() && line.value("event", "") == event) found.push_back(line);
+  }
+  return found;
+}
+
+// fieldsync-server with --max-connections `max_connections`, started by a shell that first sets
+// its hard and soft open-file limits with `ulimit`.
+std::unique_ptr<dev::ServerProcess> start_under_limits(const dev::ScratchDir& dir, int hard,
+                                                       int soft, int max_connections) {
+  const std::string script = dir.file("server-under-limits.sh");
+  // The soft limit first: a hard limit below the soft one in force is refused.
+  std::ofstream(script) << "#!/bin/sh\nset -e\nulimit -Sn " << soft << "\nulimit -Hn " << hard
+                        << "\nexec '" << server_binary() << "' \"$@\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return std::make_unique<dev::ServerProcess>(
+      dev::ServerProcessOptions{.binary = script,
+                                .data_dir = dir.file("server"),
+                                .extra_args = {"--max-connections", std::to_string(max_connections)}});
+}
+
+// The process's soft and hard open-file limits as the kernel reports them.
+std::pair<int, int> open_file_limits_of(pid_t pid) {
+  std::istringstream lines(dev::read_file("/proc/" + std::to_string(pid) + "/limits"));
+  const std::string label = "Max open files";
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(label, 0) != 0) continue;
+    std::istringstream fields(line.substr(label.size()));
+    std::pair<int, int> limits;
+    fields >> limits.first >> limits.second;
+    return limits;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("A server started with a low soft open-file limit raises it to what it needs",
+          "[server][limits]") {
+  const dev::ScratchDir dir;
+  const auto server = start_under_limits(dir, 1024, 64, 200);
+  // 200 connections, the SQLite store's 5 files and 64 spare: 269.
+  CHECK(open_file_limits_of(server->pid()) == std::make_pair(269, 1024));
+  const auto raised = log_events(*server, "open_file_limit_raised");
+  REQUIRE(raised.size() == 1);
+  CHECK(raised[0].at("from") == 64);
+  CHECK(raised[0].at("to") == 269);
+  CHECK(log_events(*server, "open_file_limit_low").empty());
+}
+
+TEST_CASE("A server whose hard open-file limit is below what --max-connections needs warns, and "
+          "serves",
+          "[server][limits]") {
+  const dev::ScratchDir dir;
+  const auto server = start_under_limits(dir, 128, 100, 1000);
+  CHECK(open_file_limits_of(server->pid()) == std::make_pair(128, 128));
+  const auto warnings = log_events(*server, "open_file_limit_low");
+  REQUIRE(warnings.size() == 1);
+  INFO(warnings[0].dump());
+  CHECK(warnings[0].at("level") == "warning");
+  CHECK(warnings[0].at("limit") == 128);
+  CHECK(warnings[0].at("hard_limit") == 128);
+  CHECK(warnings[0].at("needed") == 1000 + 5 + 64);
+  CHECK(warnings[0].at("max_connections") == 1000);
+  CHECK_THAT(warnings[0].at("message").get<std::string>(), Catch::Contains("LimitNOFILE"));
+  CHECK(log_events(*server, "server_started").size() == 1);
+}
+
+TEST_CASE("A server with open files enough for --max-connections says nothing of the limit",
+          "[server][limits]") {
+  const dev::ScratchDir dir;
+  const auto server = start_under_limits(dir, 1024, 1024, 200);
+  CHECK(open_file_limits_of(server->pid()) == std::make_pair(1024, 1024));
+  CHECK(log_events(*server, "open_file_limit_raised").empty());
+  CHECK(log_events(*server, "open_file_limit_low").empty());
+}
