@@ -97,9 +97,16 @@ void DeviceRegistry::record_failed_sync(StorageTransaction& tx, const OriginId& 
 void DeviceRegistry::apply(StorageTransaction& tx, Device& device, SyncEvent event) const {
   DeviceActivity& activity = device.activity;
   activity.last_attempt_ms = event.at_ms;
-  ++activity.syncs;
-  if (counts_as_failure(event.outcome)) {
-    ++activity.failed_syncs;
+  const bool failed = counts_as_failure(event.outcome);
+  add_sync_counts(activity, SyncActivity{.syncs = 1,
+                                         .failed_syncs = failed ? 1u : 0u,
+                                         .rejections = event.groups_rejected,
+                                         .changes_pushed = event.changes_pushed,
+                                         .changes_pulled = event.changes_pulled,
+                                         .conflicts = event.conflicts,
+                                         .bytes_in = event.bytes_in,
+                                         .bytes_out = event.bytes_out});
+  if (failed) {
     ++activity.failed_in_a_row;
     activity.last_error_code = event.error_code;
     activity.last_error_message = event.error_message;
@@ -107,12 +114,6 @@ void DeviceRegistry::apply(StorageTransaction& tx, Device& device, SyncEvent eve
   } else if (event.outcome == SyncOutcome::kOk) {
     activity.failed_in_a_row = 0;
   }
-  activity.changes_pushed += event.changes_pushed;
-  activity.changes_pulled += event.changes_pulled;
-  activity.conflicts += event.conflicts;
-  activity.rejections += event.groups_rejected;
-  activity.bytes_in += event.bytes_in;
-  activity.bytes_out += event.bytes_out;
   tx.put_device(device);
 
   event.device = device.id;

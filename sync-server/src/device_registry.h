@@ -44,6 +44,21 @@ DeviceState device_state(const Device& device, std::int64_t now_ms, const Device
 // Whether a sync with this outcome counts against the device (and toward at_risk).
 bool counts_as_failure(SyncOutcome outcome);
 
+// Adds `part` to `totals`: the counters a device keeps since its enrolment (DeviceActivity) and a
+// bucket of the fleet's activity (SyncActivity) both keep, so one sync, or one bucket of them,
+// adds up the same way to either.
+template <class Totals>
+void add_sync_counts(Totals& totals, const SyncActivity& part) {
+  totals.syncs += part.syncs;
+  totals.failed_syncs += part.failed_syncs;
+  totals.rejections += part.rejections;
+  totals.changes_pushed += part.changes_pushed;
+  totals.changes_pulled += part.changes_pulled;
+  totals.conflicts += part.conflicts;
+  totals.bytes_in += part.bytes_in;
+  totals.bytes_out += part.bytes_out;
+}
+
 // What one answered sync did, as the reconciler and the HTTP layer saw it: the event that the
 // device's history and the fleet's activity keep (its device and user_id are filled in here; its
 // error_code is the first rejection's code, or the error the device was answered), and what the

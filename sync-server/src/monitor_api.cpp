@@ -332,15 +332,7 @@ std::vector<SyncActivity> activity_in(StorageTransaction& tx, std::int64_t from_
   for (const SyncActivity& stored : tx.sync_activity(from_ms)) {
     const auto index = static_cast<std::size_t>((stored.start_ms - from_ms) / bucket_ms);
     if (index >= buckets) continue;
-    SyncActivity& total = totals[index];
-    total.syncs += stored.syncs;
-    total.failed_syncs += stored.failed_syncs;
-    total.rejections += stored.rejections;
-    total.changes_pushed += stored.changes_pushed;
-    total.changes_pulled += stored.changes_pulled;
-    total.conflicts += stored.conflicts;
-    total.bytes_in += stored.bytes_in;
-    total.bytes_out += stored.bytes_out;
+    add_sync_counts(totals[index], stored);
   }
   return totals;
 }

@@ -392,3 +392,38 @@ TEST_CASE("A device's sync history and the fleet's activity are bounded", "[serv
   CHECK(kept.front().start_ms > first_bucket);
   CHECK(kept.front().syncs == 1);
 }
+
+TEST_CASE("add_sync_counts adds every counter to a device's totals and to an activity bucket alike",
+          "[server][registry]") {
+  // Each counter its own value, so that a counter added to another, or left out, shows.
+  const SyncActivity part{.start_ms = 300'000,
+                          .syncs = 1,
+                          .failed_syncs = 2,
+                          .rejections = 3,
+                          .changes_pushed = 4,
+                          .changes_pulled = 5,
+                          .conflicts = 6,
+                          .bytes_in = 7,
+                          .bytes_out = 8};
+  DeviceActivity device;
+  device.failed_in_a_row = 9;
+  SyncActivity bucket;
+  for (int i = 0; i < 2; ++i) {
+    add_sync_counts(device, part);
+    add_sync_counts(bucket, part);
+  }
+  const auto holds_part_twice = [&part](const auto& totals) {
+    CHECK(totals.syncs == 2 * part.syncs);
+    CHECK(totals.failed_syncs == 2 * part.failed_syncs);
+    CHECK(totals.rejections == 2 * part.rejections);
+    CHECK(totals.changes_pushed == 2 * part.changes_pushed);
+    CHECK(totals.changes_pulled == 2 * part.changes_pulled);
+    CHECK(totals.conflicts == 2 * part.conflicts);
+    CHECK(totals.bytes_in == 2 * part.bytes_in);
+    CHECK(totals.bytes_out == 2 * part.bytes_out);
+  };
+  holds_part_twice(device);
+  holds_part_twice(bucket);
+  CHECK(device.failed_in_a_row == 9);  // not a total: left to the registry
+  CHECK(bucket.start_ms == 0);         // a bucket's own, not added
+}
