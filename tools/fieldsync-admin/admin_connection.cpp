@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/error.h"
 
 namespace fieldsync::admin {
@@ -153,10 +152,10 @@ std::string path_segment(const std::string& text) {
 
 AdminConnection::AdminConnection(const cli::Invocation& invocation)
     : server_url_(server_url_of(invocation)),
-      token_(token_of(invocation)),
       transport_(
           platform::make_curl_transport({.ca_file = invocation.option("--ca-file").value_or(""),
-                                         .user_agent = "fieldsync-admin"})) {}
+                                         .user_agent = "fieldsync-admin"})),
+      client_(*transport_, server_url_, token_of(invocation)) {}
 
 AdminConnection::~AdminConnection() = default;
 
@@ -169,10 +168,9 @@ json AdminConnection::post(const std::string& path, const json& body) {
 }
 
 json AdminConnection::call(const std::string& method, const std::string& path, const json& body) {
-  AdminClient client(*transport_, server_url_, token_);
   json answer;
   try {
-    answer = client.call(method, path, body);
+    answer = client_.call(method, path, body);
   } catch (const AdminError& error) {
     throw_refusal(error, server_url_);
   } catch (const Error& error) {

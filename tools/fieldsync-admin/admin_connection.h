@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/cli/command_frame.h"
 #include "fieldsync/platform/http_transport.h"
 
@@ -65,8 +66,8 @@ class AdminConnection {
                       const nlohmann::json& body);
 
   std::string server_url_;
-  std::string token_;
   std::unique_ptr<platform::HttpTransport> transport_;
+  AdminClient client_;  // on transport_, so declared after it: every call of the command
 };
 
 // `text` as a path segment of a URL (an id typed by a person may hold anything).
