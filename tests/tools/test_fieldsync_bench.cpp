@@ -78,7 +78,7 @@ void check_figures(const json& report, const std::vector<std::string>& expected,
 TEST_CASE("fieldsync-bench sync runs at a tiny size and reports every figure", "[bench]") {
   dev::ScratchDir scratch;
   const BenchRun run =
-      run_bench(scratch, "sync", "--devices 2 --per-device 20 --history 200");
+      run_bench(scratch, "sync", "--devices 2 --per-device 20 --history 200 --concurrency 1");
   REQUIRE(run.exit_code == 0);
   CHECK(run.table.find("push through the server (text notes)") != std::string::npos);
   std::vector<std::string> expected = {"sync.push_ceiling_rows_per_s",
@@ -111,6 +111,7 @@ TEST_CASE("fieldsync-bench sync runs at a tiny size and reports every figure", "
   }
   check_figures(run.report, expected, targeted);
   CHECK(run.report.at("settings").at("devices") == 2);
+  CHECK(run.report.at("settings").at("parallel_pushes") == 1);  // as --concurrency says
 }
 
 double figure_value(const json& report, const std::string& name) {
@@ -145,6 +146,7 @@ TEST_CASE("fieldsync-bench sync and load run on PostgreSQL with several nodes",
   CHECK(figure_value(sync.report, "sync.server_nodes") == 3);
   CHECK(sync.report.at("settings").at("storage") == "postgresql");
   CHECK(sync.report.at("settings").at("server_nodes") == 3);
+  CHECK(sync.report.at("settings").at("parallel_pushes") == 3);  // one pushing device per node
   CHECK(sync.report.at("settings").contains("postgresql_settings"));
 
   const BenchRun load = run_bench(scratch, "load",
@@ -194,4 +196,5 @@ TEST_CASE("fieldsync-bench refuses unknown modes and bad options with usage", "[
   CHECK(run_bench(scratch, "load", "--devices 0").exit_code == 2);
   // Several nodes share one PostgreSQL database: not possible on SQLite.
   CHECK(run_bench(scratch, "sync", "--nodes 3").exit_code == 2);
+  CHECK(run_bench(scratch, "sync", "--concurrency 0").exit_code == 2);
 }

@@ -28,6 +28,7 @@ struct BenchOptions {
   std::filesystem::path device_dir;  // load: where the device stores go (default: /dev/shm)
   std::string database;  // sync, load: a PostgreSQL server to make scratch databases on; empty: SQLite
   std::size_t nodes = 1;  // sync, load: server nodes sharing the PostgreSQL database
+  std::optional<std::size_t> concurrency;  // sync: devices pushing at once (default: see mode)
 };
 
 struct Mode {

@@ -35,7 +35,8 @@ the same settings, in the same run, interleaved in rounds:
        R"(Starts fieldsync-server on 127.0.0.1 and measures, for notes as English-like text and as
 incompressible random text (--notes), in the same run:
   - push: --devices devices (default 50) each record --per-device visits (default 1000) in
-    their encrypted stores, then sync them to the server, two devices at a time; records/s
+    their encrypted stores, then sync them to the server, --concurrency devices at a time
+    (default 2, or one per node with more --nodes); records/s
     against the push ceiling (raw SQLite writing each visit into 2 tables, 500 per transaction);
   - pull: a fresh device of the team's manager pulls every record into its encrypted store;
     records/s against the pull ceiling (the same, into 1 table);
@@ -86,6 +87,8 @@ constexpr const char* kOptionsHelp = R"(options:
                    the end. tools/with-postgres --durable starts a fitting one (fsync on)
   --nodes N        sync, load: server nodes sharing that database (default 1); devices are
                    spread over them in turn, each talking to one node. Needs --database
+  --concurrency N  sync: devices pushing at once (default 2, the cores of a small machine, or
+                   --nodes when that is more: one pushing device per node)
   --json FILE      also write every figure, the settings, the machine and the versions as JSON
   --dir DIR        where the scratch directory goes (default: the directory of this program,
                    so the file system of the build); it is removed at the end
@@ -181,6 +184,8 @@ int main(int argc, char** argv) {
         options.database = value;
       } else if (arg == "--nodes") {
         options.nodes = parse_count(arg, value);
+      } else if (arg == "--concurrency") {
+        options.concurrency = parse_count(arg, value);
       } else {
         return usage_error("unknown option: " + arg);
       }

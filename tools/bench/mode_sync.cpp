@@ -24,9 +24,10 @@ constexpr const char* kMode = "sync";
 constexpr std::size_t kDefaultDevices = 50;
 constexpr std::size_t kCasesPerWorker = 20;
 constexpr std::size_t kCaseFields = 2;  // child_name and status, as the admin API creates them
-// Devices pushing at once: as many as the machine has cores, so that the server's decoding and
-// encoding of one request overlaps the reconciling of another.
-constexpr std::size_t kParallelPushes = 2;
+// Devices pushing at once unless --concurrency says: as many as a small machine has cores, so
+// that the server's decoding and encoding of one request overlaps the reconciling of another; and
+// at least one per node, so that every node has a push to serve (devices take nodes in turn).
+constexpr std::size_t kDefaultParallelPushes = 2;
 constexpr std::size_t kChangedRecords = 100;
 constexpr std::size_t kPullCostRepeats = 5;
 // The history is written in groups of this many visits, and pushed this many changes at a time.
@@ -83,8 +84,13 @@ struct SyncRun {
   ProcessUsage server;
 };
 
-// Each of `devices` syncs once, kParallelPushes at a time; returns the round trips they made.
-std::size_t push_all(std::vector<std::unique_ptr<BenchDevice>>& devices, const std::string& what) {
+std::size_t parallel_pushes(const BenchOptions& options) {
+  return options.concurrency.value_or(std::max(kDefaultParallelPushes, options.nodes));
+}
+
+// Each of `devices` syncs once, `parallel` at a time; returns the round trips they made.
+std::size_t push_all(std::vector<std::unique_ptr<BenchDevice>>& devices, std::size_t parallel,
+                     const std::string& what) {
   std::atomic<std::size_t> next{0}, done{0}, round_trips{0};
   std::mutex failure_mutex;
   std::string failure;
@@ -106,7 +112,7 @@ std::size_t push_all(std::vector<std::unique_ptr<BenchDevice>>& devices, const s
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t i = 0; i < std::min(kParallelPushes, devices.size()); ++i) {
+  for (std::size_t i = 0; i < std::min(parallel, devices.size()); ++i) {
     threads.emplace_back(pusher);
   }
   for (std::thread& thread : threads) thread.join();
@@ -150,11 +156,12 @@ SyncRun push_and_pull(const BenchOptions& options, const ScratchDir& scratch, No
   }
   run.pushed_records = device_count * options.per_device;
 
-  progress(kMode, name + " notes: pushing, " + std::to_string(kParallelPushes) +
-                      " devices at a time");
+  const std::size_t parallel = parallel_pushes(options);
+  progress(kMode, name + " notes: pushing, " + std::to_string(parallel) + " devices at a time");
   reset(push_traffic);
   Stopwatch push_watch;
-  run.push_round_trips = push_watch.time([&] { return push_all(devices, name + " notes: pushed"); });
+  run.push_round_trips =
+      push_watch.time([&] { return push_all(devices, parallel, name + " notes: pushed"); });
   run.push_seconds = push_watch.seconds();
   run.push_sent = push_traffic.bytes_sent;
   run.push_received = push_traffic.bytes_received;
@@ -362,7 +369,7 @@ void run_sync(const BenchOptions& options, Report& report) {
   report.setting("cases_per_device", kCasesPerWorker);
   report.setting("narrative_bytes", kNarrativeBytes);
   report.setting("notes", options.notes);
-  report.setting("parallel_pushes", kParallelPushes);
+  report.setting("parallel_pushes", parallel_pushes(options));
   report.setting("history", options.history);
   report.setting("sqlite_settings", "journal_mode=WAL, synchronous=FULL, secure_delete=ON");
   report.setting("dir", scratch.path().parent_path().string());
