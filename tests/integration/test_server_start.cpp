@@ -1,6 +1,7 @@
 // What a fieldsync-server process says about itself as it starts, checked on real processes on
 // 127.0.0.1: an open-file limit too low for --max-connections is raised as far as the hard limit
-// allows, and a warning names the figures when it is still short.
+// allows, and a warning names the figures when it is still short. And what the test support's
+// ServerProcess says when a restart fails: how the process ended and what that start wrote.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -95,4 +96,38 @@ TEST_CASE("A server with open files enough for --max-connections says nothing of
   CHECK(open_file_limits_of(server->pid()) == std::make_pair(1024, 1024));
   CHECK(log_events(*server, "open_file_limit_raised").empty());
   CHECK(log_events(*server, "open_file_limit_low").empty());
+}
+
+TEST_CASE("A restart that fails says how the process ended and what that start wrote, nothing "
+          "earlier",
+          "[server][start]") {
+  const dev::ScratchDir dir;
+  dev::ServerProcess server({.binary = server_binary(), .data_dir = dir.file("server")});
+  server.stop();
+  const std::string earlier_log = dev::read_file(server.options().log_file);
+  REQUIRE_THAT(earlier_log, Catch::Contains("server_started") && Catch::Contains("server_stopped"));
+
+  // The database the restart must open is no database any more.
+  const std::filesystem::path database = dir.file("server") + "/fieldsync-server.db";
+  REQUIRE(std::filesystem::exists(database));
+  std::filesystem::remove(database.string() + "-wal");
+  std::filesystem::remove(database.string() + "-shm");
+  std::ofstream(database, std::ios::trunc) << std::string(8192, 'x');
+
+  std::string failure;
+  try {
+    server.restart();
+    FAIL("the server started on a file that is not a database");
+  } catch (const std::runtime_error& error) {
+    failure = error.what();
+  }
+  INFO(failure);
+  CHECK_FALSE(server.running());
+  CHECK_THAT(failure, Catch::Contains("fieldsync-server exited with status 1 at start"));
+  CHECK_THAT(failure, Catch::Contains("the end of what it wrote to " + server.options().log_file));
+  CHECK_THAT(failure, Catch::Contains("not a database"));
+  // The earlier start's lines stay in the log file, but are not this start's story.
+  CHECK_THAT(failure, !Catch::Contains("server_started") && !Catch::Contains("server_stopped") &&
+                          !Catch::Contains("audit_head"));
+  CHECK_THAT(dev::read_file(server.options().log_file), Catch::StartsWith(earlier_log));
 }
