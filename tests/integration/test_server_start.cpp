@@ -27,6 +27,14 @@ std::vector<json> log_events(const dev::ServerProcess& server, const std::string
   return found;
 }
 
+// The one line of the server's log whose event is `event`; the test fails when there are none or
+// several.
+json one_event(const dev::ServerProcess& server, const std::string& event) {
+  const std::vector<json> lines = log_events(server, event);
+  REQUIRE(lines.size() == 1);
+  return lines.front();
+}
+
 // fieldsync-server with --max-connections `max_connections`, started by a shell that first sets
 // its hard and soft open-file limits with `ulimit`.
 std::unique_ptr<dev::ServerProcess> start_under_limits(const dev::ScratchDir& dir, int hard,
@@ -64,10 +72,9 @@ TEST_CASE("A server started with a low soft open-file limit raises it to what it
   const auto server = start_under_limits(dir, 1024, 64, 200);
   // 200 connections, the SQLite store's 5 files and 64 spare: 269.
   CHECK(open_file_limits_of(server->pid()) == std::make_pair(269, 1024));
-  const auto raised = log_events(*server, "open_file_limit_raised");
-  REQUIRE(raised.size() == 1);
-  CHECK(raised[0].at("from") == 64);
-  CHECK(raised[0].at("to") == 269);
+  const json raised = one_event(*server, "open_file_limit_raised");
+  CHECK(raised.at("from") == 64);
+  CHECK(raised.at("to") == 269);
   CHECK(log_events(*server, "open_file_limit_low").empty());
 }
 
@@ -77,16 +84,15 @@ TEST_CASE("A server whose hard open-file limit is below what --max-connections n
   const dev::ScratchDir dir;
   const auto server = start_under_limits(dir, 128, 100, 1000);
   CHECK(open_file_limits_of(server->pid()) == std::make_pair(128, 128));
-  const auto warnings = log_events(*server, "open_file_limit_low");
-  REQUIRE(warnings.size() == 1);
-  INFO(warnings[0].dump());
-  CHECK(warnings[0].at("level") == "warning");
-  CHECK(warnings[0].at("limit") == 128);
-  CHECK(warnings[0].at("hard_limit") == 128);
-  CHECK(warnings[0].at("needed") == 1000 + 5 + 64);
-  CHECK(warnings[0].at("max_connections") == 1000);
-  CHECK_THAT(warnings[0].at("message").get<std::string>(), Catch::Contains("LimitNOFILE"));
-  CHECK(log_events(*server, "server_started").size() == 1);
+  const json warning = one_event(*server, "open_file_limit_low");
+  INFO(warning.dump());
+  CHECK(warning.at("level") == "warning");
+  CHECK(warning.at("limit") == 128);
+  CHECK(warning.at("hard_limit") == 128);
+  CHECK(warning.at("needed") == 1000 + 5 + 64);
+  CHECK(warning.at("max_connections") == 1000);
+  CHECK_THAT(warning.at("message").get<std::string>(), Catch::Contains("LimitNOFILE"));
+  CHECK(one_event(*server, "server_started").at("port") == server->port());
 }
 
 TEST_CASE("A server with open files enough for --max-connections says nothing of the limit",
