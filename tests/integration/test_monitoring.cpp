@@ -65,16 +65,13 @@ double requests(const std::map<std::string, double>& samples, const std::string&
 
 // The access-log lines (event http_request) of the server's log whose status is one of `statuses`,
 // in the order written.
-std::vector<json> access_lines_with_status(const std::string& log_file,
+std::vector<json> access_lines_with_status(const dev::ServerProcess& server,
                                            const std::vector<int>& statuses) {
   std::vector<json> found;
-  std::istringstream lines(dev::read_file(log_file));
-  for (std::string text; std::getline(lines, text);) {
-    const json line = json::parse(text, nullptr, false);
-    if (line.is_discarded() || line.value("event", "") != "http_request") continue;
+  for (json& line : server_log_events(server, "http_request")) {
     const int status = line.value("status", 0);
     if (std::find(statuses.begin(), statuses.end(), status) != statuses.end()) {
-      found.push_back(line);
+      found.push_back(std::move(line));
     }
   }
   return found;
@@ -189,7 +186,7 @@ TEST_CASE("A connection over --max-connections gets 503, and the HTTP layer's re
   // The access log says what it knows of a refused exchange: no method or route was read, and
   // which refusal it was. (A connection is closed after its line is written.)
   const std::vector<json> refused_lines =
-      access_lines_with_status(server.process().options().log_file, {503, 400});
+      access_lines_with_status(server.process(), {503, 400});
   REQUIRE(refused_lines.size() == 2);
   for (const json& line : refused_lines) {
     INFO(line.dump());

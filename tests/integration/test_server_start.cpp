@@ -16,21 +16,10 @@ using nlohmann::json;
 
 namespace {
 
-// The lines of the server's log whose event is `event`.
-std::vector<json> log_events(const dev::ServerProcess& server, const std::string& event) {
-  std::vector<json> found;
-  std::istringstream lines(dev::read_file(server.options().log_file));
-  for (std::string text; std::getline(lines, text);) {
-    const json line = json::parse(text, nullptr, false);
-    if (!line.is_discarded() && line.value("event", "") == event) found.push_back(line);
-  }
-  return found;
-}
-
 // The one line of the server's log whose event is `event`; the test fails when there are none or
 // several.
 json one_event(const dev::ServerProcess& server, const std::string& event) {
-  const std::vector<json> lines = log_events(server, event);
+  const std::vector<json> lines = server_log_events(server, event);
   REQUIRE(lines.size() == 1);
   return lines.front();
 }
@@ -75,7 +64,7 @@ TEST_CASE("A server started with a low soft open-file limit raises it to what it
   const json raised = one_event(*server, "open_file_limit_raised");
   CHECK(raised.at("from") == 64);
   CHECK(raised.at("to") == 269);
-  CHECK(log_events(*server, "open_file_limit_low").empty());
+  CHECK(server_log_events(*server, "open_file_limit_low").empty());
 }
 
 TEST_CASE("A server whose hard open-file limit is below what --max-connections needs warns, and "
@@ -100,8 +89,8 @@ TEST_CASE("A server with open files enough for --max-connections says nothing of
   const dev::ScratchDir dir;
   const auto server = start_under_limits(dir, 1024, 1024, 200);
   CHECK(open_file_limits_of(server->pid()) == std::make_pair(1024, 1024));
-  CHECK(log_events(*server, "open_file_limit_raised").empty());
-  CHECK(log_events(*server, "open_file_limit_low").empty());
+  CHECK(server_log_events(*server, "open_file_limit_raised").empty());
+  CHECK(server_log_events(*server, "open_file_limit_low").empty());
 }
 
 TEST_CASE("A restart that fails says how the process ended and what that start wrote, nothing "

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -50,6 +51,19 @@ struct ServerSetup {
   std::string scheme = "http";                    // "https" with --tls-cert and --tls-key
   platform::CurlTransportOptions transport = {};  // what the admin and the devices trust
 };
+
+// The lines of the server's log (JSON lines) whose event is `event`, in the order written. A line
+// that is not JSON (what the server prints before its log begins) is passed over.
+inline std::vector<nlohmann::json> server_log_events(const dev::ServerProcess& server,
+                                                     const std::string& event) {
+  std::vector<nlohmann::json> found;
+  std::istringstream lines(dev::read_file(server.options().log_file));
+  for (std::string text; std::getline(lines, text);) {
+    nlohmann::json line = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!line.is_discarded() && line.value("event", "") == event) found.push_back(std::move(line));
+  }
+  return found;
+}
 
 // A fieldsync-server process on a free port of 127.0.0.1, with an admin client that has every
 // role. The process is stopped (SIGTERM) when the object goes.
