@@ -126,7 +126,7 @@ void record_failed_sync(ServerContext& context, const SyncIdentity& identity,
 // An authenticated device's sync: decoded, reconciled, recorded in the registry and committed
 // together.
 Response exchange(ServerContext& context, const Request& request, WireFormat format,
-                  std::chrono::steady_clock::time_point started) {
+                  const std::string& user_id, std::chrono::steady_clock::time_point started) {
   DecodeLimits limits;
   limits.max_body_bytes = format == WireFormat::kBinary ? context.options.max_binary_body_bytes
                                                         : context.options.max_json_body_bytes;
@@ -137,11 +137,12 @@ Response exchange(ServerContext& context, const Request& request, WireFormat for
       gzipped ? std::string_view(inflated) : std::string_view(request.body), format, limits);
 
   // Committed, so durable, before any acknowledgement leaves; a lost race runs it all again
-  // (reconciler.h says why that is safe).
+  // (reconciler.h says why that is safe). In the user's turn: the user's devices edit the same
+  // cases, and their syncs queue rather than race.
   SyncSummary summary;
   SyncIdentity identity;
   auto [sync_response, response] = retry_lost_races([&] {
-    auto tx = context.storage.begin();
+    auto tx = context.storage.begin_in_turn("sync " + user_id);
     identity = context.credentials.authenticate_device(*tx, authorization_of(request),
                                                        request.remote_address);
     summary = {};
@@ -219,7 +220,7 @@ Response sync(ServerContext& context, const Request& request) {
     return refused;
   }
   try {
-    return exchange(context, request, *format, started);
+    return exchange(context, request, *format, identity.user.id, started);
   } catch (const std::exception& error) {
     record_failed_sync(context, identity, http::error_response(error), request, started);
     throw;  // the router answers it (and logs a fault)

@@ -16,6 +16,17 @@
 // sequence numbers come from a sequence (outside transactions), and no transaction reads
 // MAX(seq). The audit chain's head, which must be linear, is kept out of them too (below).
 //
+// Turns (begin_in_turn): syncs of one user's devices edit the same cases, so when they overlap
+// they truly conflict, and one of them runs again, often more than once. A transaction begun in a
+// turn first takes a session-level advisory lock on (kTurnLockClass, hashtext(turn)), waiting for
+// it, and only then reads its pull horizon and begins: its snapshot is taken after the previous
+// holder committed, so it sees that one's work and does not race it. The lock is given back as
+// soon as the transaction ends (commit or rollback), before the audit seal. It must be taken
+// before BEGIN: a lock taken inside a SERIALIZABLE transaction comes after the snapshot (the first
+// statement's), too late to see the holder's commit. Turns only spare work; SERIALIZABLE alone
+// keeps the syncs correct, with or without them (a sync of another user, an admin's write or a
+// manager's device can still race a turn's holder, and then one of them runs again).
+//
 // Audit log: deferred chaining ("sealing"). The transaction of an action only inserts its entry
 // into audit_pending (its id from a sequence), so the entry commits, or not, with the action it
 // records, and concurrent transactions have nothing of the chain to conflict on. After a
@@ -412,10 +423,23 @@ constexpr std::uint64_t kFloorAheadMs = 1'000;
 
 class PostgresTransaction final : public StorageTransaction {
  public:
-  PostgresTransaction(ConnectionPool::Lease connection, ConnectionState& state)
+  // `turn`: empty, or the turn to wait for (see the header comment), taken before the horizon
+  // and the snapshot.
+  PostgresTransaction(ConnectionPool::Lease connection, ConnectionState& state,
+                      const std::string& turn = {})
       : connection_(std::move(connection)), state_(state), connection_id_(state.id) {
-    horizon_ = as_uint(one_int("SELECT fieldsync_pull_horizon()"));
-    connection_->run_script("BEGIN ISOLATION LEVEL SERIALIZABLE");
+    if (!turn.empty()) {
+      run("SELECT pg_advisory_lock($1::integer, hashtext($2))",
+          params(std::int64_t{postgres_schema::kTurnLockClass}, turn));
+      turn_ = turn;
+    }
+    try {
+      horizon_ = as_uint(one_int("SELECT fieldsync_pull_horizon()"));
+      connection_->run_script("BEGIN ISOLATION LEVEL SERIALIZABLE");
+    } catch (...) {
+      leave_turn_quietly();
+      throw;
+    }
     open_ = true;
   }
 
@@ -425,6 +449,7 @@ class PostgresTransaction final : public StorageTransaction {
     } catch (...) {
       // The connection is lost (the server rolls back on its own); it is reopened at next use.
     }
+    leave_turn_quietly();
   }
 
   void commit() override {
@@ -434,6 +459,8 @@ class PostgresTransaction final : public StorageTransaction {
       throw Error(ErrorCode::kInternal, "PostgreSQL rolled back a transaction asked to commit");
     }
     state_.floor_written = std::max(state_.floor_written, floor_written_);
+    leave_turn_quietly();  // before the seal: the next in turn need not wait for it
+    prune_after_commit();
     if (!audit_pending_added_) return;
     try {
       seal_pending_audit(*connection_, SealLock::kIfFree);
@@ -878,14 +905,13 @@ class PostgresTransaction final : public StorageTransaction {
     run("INSERT INTO sync_events(" + std::string(kSyncEventColumns) + ") VALUES (" +
             placeholders(13) + ")",
         values);
-    // The device's events beyond the newest `events_per_device` (found through the index).
-    run("DELETE FROM sync_events WHERE device_id = $1 AND id <= (SELECT id FROM sync_events "
-        "WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-        params(event.device, static_cast<std::int64_t>(limits.events_per_device)));
+    // The device's events beyond the newest `events_per_device`, and buckets past the retention,
+    // are deleted after the commit (prune_after_commit): reading them here would make concurrent
+    // syncs of other devices conflict on the index pages it reads.
+    prune_.events_of = event.device;
+    prune_.events_kept = limits.events_per_device;
 
-    // This connection's row of the bucket: concurrent syncs never write the same row. Buckets
-    // past the retention are deleted when the row is new, once per bucket and connection: a
-    // delete in every sync would make concurrent syncs conflict on the rows it reads.
+    // This connection's row of the bucket: concurrent syncs never write the same row.
     const bool failed =
         event.outcome == SyncOutcome::kFailed || event.outcome == SyncOutcome::kUpgradeRequired;
     const std::int64_t start = event.at_ms - event.at_ms % kActivityBucketMs;
@@ -901,7 +927,7 @@ class PostgresTransaction final : public StorageTransaction {
                as_int(event.changes_pushed), as_int(event.changes_pulled), as_int(event.conflicts),
                as_int(event.bytes_in), as_int(event.bytes_out)));
     if (counted.size() == 1 && counted[0].int64(0) == 1) {
-      run("DELETE FROM sync_activity WHERE start < $1", params(event.at_ms - limits.activity_kept_ms));
+      prune_.activity_before = event.at_ms - limits.activity_kept_ms;  // once per bucket and connection
     }
   }
   std::vector<SyncEvent> sync_events(const OriginId& device, std::size_t limit) override {
@@ -1148,11 +1174,61 @@ class PostgresTransaction final : public StorageTransaction {
     if (insert.affected() == 0) throw Error(ErrorCode::kConflict, std::string(what) + " '" + id + "' already exists");
   }
 
+  // Deletes what add_sync_event left to delete, in a READ COMMITTED transaction of its own: no
+  // serializable transaction reads what it deletes (the admins' views read the newest events and
+  // the kept buckets), so it needs no predicate locks and races nothing. A failure (connection
+  // lost) leaves the rows to the next sync's prune: what is kept is only a little longer.
+  void prune_after_commit() noexcept {
+    const Prune prune = std::exchange(prune_, {});
+    if (!prune.events_of && !prune.activity_before) return;
+    try {
+      connection_->run_script("BEGIN ISOLATION LEVEL READ COMMITTED");
+      if (prune.events_of) {
+        run("DELETE FROM sync_events WHERE device_id = $1 AND id <= (SELECT id FROM sync_events "
+            "WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+            params(*prune.events_of, static_cast<std::int64_t>(prune.events_kept)));
+      }
+      if (prune.activity_before) {
+        run("DELETE FROM sync_activity WHERE start < $1", params(*prune.activity_before));
+      }
+      connection_->run_script("COMMIT");
+    } catch (...) {
+      try {
+        if (!connection_->broken()) connection_->run_script("ROLLBACK");
+      } catch (...) {
+        // The connection is lost; the pool reopens it.
+      }
+    }
+  }
+
+  // Gives the turn back, if this transaction holds one: a session-level lock, which outlives the
+  // transaction unless given back. Runs outside any transaction (before BEGIN or after its end),
+  // so it fails only when the connection is lost, and the lock is gone with the session.
+  void leave_turn_quietly() noexcept {
+    if (turn_.empty()) return;
+    const std::string turn = std::exchange(turn_, {});
+    try {
+      if (!connection_->broken()) {
+        run("SELECT pg_advisory_unlock($1::integer, hashtext($2))",
+            params(std::int64_t{postgres_schema::kTurnLockClass}, turn));
+      }
+    } catch (...) {
+      // The connection is lost, and the lock with it.
+    }
+  }
+
   ConnectionPool::Lease connection_;
   ConnectionState& state_;
   const Uuid connection_id_;
   std::uint64_t floor_written_ = 0;    // the floor this transaction wrote, if any
   bool open_ = false;
+  std::string turn_;                   // the turn this transaction holds, if any
+  struct Prune {
+    std::optional<OriginId> events_of;  // the device whose oldest sync events go
+    std::size_t events_kept = 0;
+    std::optional<std::int64_t> activity_before;  // buckets starting before this go
+  };
+  Prune prune_;                        // what to delete after the commit (add_sync_event)
   bool audit_pending_added_ = false;   // append_audit ran: seal after the commit
   std::uint64_t horizon_ = 0;          // see the header comment
   bool claimed_ = false;               // this transaction holds its claim on sequence numbers
@@ -1173,10 +1249,12 @@ class PostgresStorage final : public ServerStorage {
     }
   }
 
-  std::unique_ptr<StorageTransaction> begin() override {
+  std::unique_ptr<StorageTransaction> begin() override { return begin_in_turn({}); }
+
+  std::unique_ptr<StorageTransaction> begin_in_turn(const std::string& turn) override {
     ConnectionPool::Lease connection = pool_.acquire();
     ConnectionState& state = connection_state(*connection);
-    return std::make_unique<PostgresTransaction>(std::move(connection), state);
+    return std::make_unique<PostgresTransaction>(std::move(connection), state, turn);
   }
 
   void seal_audit() override {

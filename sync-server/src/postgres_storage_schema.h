@@ -17,6 +17,10 @@ namespace fieldsync::server::postgres_schema {
 // (postgres_storage.cpp).
 inline constexpr int kAuditLockKey = 2;
 
+// The class of the two-key advisory locks that are turns (ServerStorage::begin_in_turn): the
+// second key is hashtext() of the turn's name (two names sharing a hash only share a queue).
+inline constexpr int kTurnLockClass = 0x46535455;  // "FSTU"
+
 // The two-key advisory lock held while migrating. Keys of this two-integer form never clash with
 // the one-integer (bigint) keys, which the claims on sequence numbers use.
 inline constexpr int kMigrationLockClass = 0x46534e43;  // "FSNC"

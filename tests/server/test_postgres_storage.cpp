@@ -3,6 +3,8 @@
 // - a pull never moves past a change numbered before another but committed after it;
 // - of two transactions using one enrolment code, or writing one receipt, the second waits, loses
 //   the race (serialization failure) and, run again by run_transaction, sees the first one's work;
+// - of two transactions in one turn, the second waits for the first before its snapshot and so
+//   does not race it; a turn is given back when its transaction ends;
 // - two transactions appending to the audit log commit side by side, and sealing chains both; an
 //   entry left pending by a node is sealed by another; a commit whose seal finds the audit lock
 //   taken does not wait, and its entry is sealed in the background; nodes appending at once
@@ -173,6 +175,54 @@ TEST_CASE("Of two transactions writing one receipt, the second runs again and se
   CHECK(second.get() == 1);
   CHECK(attempts == 2);
   CHECK(observer.value("SELECT count(*) FROM receipts") == "1");
+}
+
+TEST_CASE("Of two transactions in one turn, the second waits for the first and runs once",
+          "[postgres][turn]") {
+  dev::ScratchDatabase database;
+  auto storage = open_postgres_storage(database.connection(), 4);
+  Observer observer(database.connection());
+  const CaseId case_id = Uuid::random_v4();
+  const Change first_edit = change_of(case_id, "first");
+  Change second_edit = first_edit;  // the same field, edited on another device
+  second_edit.value = Value::text("second");
+  second_edit.version = {Hlc(1'709'280'000'001, 0), Uuid::random_v4()};
+  second_edit.write_group = Uuid::random_v4();
+  const FieldKey field{first_edit.record_id, first_edit.field};
+  const std::string turn_locks =
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = " +
+      std::to_string(postgres_schema::kTurnLockClass);
+
+  // As two syncs of one user's devices do: read the field's history, then write the field.
+  auto first = storage->begin_in_turn("sync amira");
+  REQUIRE(first->field_history(field).empty());
+  write_change(*first, first_edit);
+  int attempts = 0;
+  auto second = std::async(std::launch::async, [&] {
+    return retry_lost_races([&] {
+      ++attempts;
+      auto tx = storage->begin_in_turn("sync amira");
+      const std::size_t seen = tx->field_history(field).size();
+      write_change(*tx, second_edit);
+      tx->commit();
+      return seen;
+    });
+  });
+  observer.wait_until_one_blocks();  // the second waits for the turn, before its snapshot
+  {
+    // Another turn does not wait: it ends at once.
+    auto other = storage->begin_in_turn("sync bashir");
+    other->commit();
+  }
+  first->commit();
+  CHECK(second.get() == 1);  // began after the first's commit, and saw its change
+  CHECK(attempts == 1);      // without a turn: it races the first, loses and runs again
+  CHECK(observer.value("SELECT count(*) FROM history") == "2");
+  CHECK(observer.value(turn_locks) == "0");  // given back after each commit
+
+  // And after a rollback.
+  storage->begin_in_turn("sync amira")->teams();
+  CHECK(observer.value(turn_locks) == "0");
 }
 
 TEST_CASE("Two transactions appending to the audit log commit side by side, sealing chains both",

@@ -3,7 +3,8 @@
 // two nodes enrols one device; a write group sent to two nodes at once is accepted once, and both
 // answers acknowledge it; a device is not sent back its own acknowledged push when another
 // node's writer held its cursor below that push, yet it still gets every other device's change
-// and the winners over its own. The races run on threads released together; what they check
+// and the winners over its own; two devices of one user syncing one case through two nodes at once
+// are both answered. The races run on threads released together; what they check
 // holds whichever thread wins, so nothing depends on timing. Runs on both backends (SQLite: two
 // connections to one file).
 #include <catch2/catch.hpp>
@@ -193,4 +194,45 @@ TEST_CASE("A device's own push is not sent back when another node's writer held 
   CHECK(restored_fields.size() == pushed.changes.size());
   CHECK(restored_fields.at("visit_type").value == text("statutory_child_in_need"));
   CHECK(restored_fields.at("observations").value == text("the tablet's"));
+}
+
+TEST_CASE("Two devices of one user syncing one case through two nodes at once are both answered",
+          "[server][nodes][turn]") {
+  ServerFixture server;
+  Casework work(server);
+  auto second = server.another_node();
+  const RecordId visit = Uuid::random_v4();
+  server.sync(work.amira_phone, {server.write(work.amira_phone, "visit", visit, work.case_a,
+                                              valid_visit("first"))});
+  server.sync(work.amira_tablet);
+
+  // The phone and the tablet edit the same field of the same visit and sync at once, each
+  // through its own node: on PostgreSQL the two syncs take the user's turn one after the other.
+  constexpr int kRounds = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<SyncRequest> requests;
+    std::vector<WriteGroupId> groups;
+    for (TestDevice* device : {&work.amira_phone, &work.amira_tablet}) {
+      const WriteGroup group = server.write(*device, "visit", visit, work.case_a,
+                                            {{"observations", text("round " + std::to_string(round))}});
+      groups.push_back(group.id);
+      requests.push_back(server.sync_request(*device, {group}));
+    }
+    const auto answers = all_at_once(2, [&](int i) {
+      return server.sync_call(i == 0 ? work.amira_phone : work.amira_tablet, requests[i],
+                              kDefaultAddress, i == 0 ? server.app.get() : second.get());
+    });
+    INFO("round " << round);
+    for (int i = 0; i < 2; ++i) {
+      REQUIRE(answers[i].status == 200);
+      const SyncResponse response = decode_response(answers[i].body, WireFormat::kBinary);
+      CHECK(response.acks == std::vector<WriteGroupId>{groups[i]});
+      CHECK(response.rejections.empty());
+    }
+  }
+  // Every edit is kept in the field's history, none overwritten unseen.
+  const auto history = server.inspect([&](StorageTransaction& tx) {
+    return tx.field_history({visit, "observations"});
+  });
+  CHECK(history.size() == 1 + 2 * kRounds);
 }

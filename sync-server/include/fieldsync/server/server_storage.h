@@ -538,6 +538,15 @@ class ServerStorage {
   // side by side, any statement or the commit may throw TransactionRaceError: prefer
   // run_transaction(), which runs the work again.
   virtual std::unique_ptr<StorageTransaction> begin() = 0;
+  // A transaction that waits its turn: it begins only once no other transaction begun with the
+  // same `turn`, on any node, is still running, and holds the turn until it ends. Transactions
+  // that would conflict (the syncs of one user's devices, which edit the same cases) then follow
+  // one another, each seeing what the previous one committed, instead of racing and running
+  // again. Only an optimisation: correctness never rests on it. A backend that runs one writer at
+  // a time needs no turns (the default, begin()).
+  virtual std::unique_ptr<StorageTransaction> begin_in_turn(const std::string& /*turn*/) {
+    return begin();
+  }
   // Bytes the storage occupies (for the admins' overview); may be called while the thread holds
   // a transaction.
   virtual std::uint64_t size_bytes() = 0;
