@@ -24,6 +24,9 @@ int run_version(const cli::Invocation&) {
 
 const OptionSpec kLimit = {"--limit", "N", "at most N per page (default 50, at most 500)"};
 const OptionSpec kOffset = {"--offset", "N", "skip the first N (the next page)"};
+// Where a case goes (cases add, allocate): one of the two.
+const OptionSpec kToWorker = {"--to", "USER", "the worker (a manager: the case goes to their team)"};
+const OptionSpec kToTeam = {"--team", "TEAM", "the team, with no worker"};
 
 const std::vector<CommandSpec>& commands() {
   static const std::vector<CommandSpec> kCommands = {
@@ -174,8 +177,8 @@ const std::vector<CommandSpec>& commands() {
            "  fieldsync-admin cases add --to amira --fields-file new-case.json\n"
            "  fieldsync-admin cases add --team north child_name=\"Test Child\" \\\n"
            "    referral_date=2026-11-26",
-       .options = {{"--to", "USER", "the worker (a manager: the case goes to their team)"},
-                   {"--team", "TEAM", "the team, with no worker"},
+       .options = {kToWorker,
+                   kToTeam,
                    {"--case-id", "ID", "the case's id (default: a new one)"},
                    {"--fields-file", "FILE", "the case's fields as a JSON object (- reads stdin)"}},
        .max_operands = cli::kAnyNumber,
@@ -189,8 +192,7 @@ const std::vector<CommandSpec>& commands() {
            "worker's devices remove it once their own changes to it are in. Needs the manage\n"
            "role. Example:\n"
            "  fieldsync-admin allocate 7d1e0a52-3f4b-4c6d-9e8f-0a1b2c3d4e5f --to chen",
-       .options = {{"--to", "USER", "the worker (a manager: the case goes to their team)"},
-                   {"--team", "TEAM", "the team, with no worker"}},
+       .options = {kToWorker, kToTeam},
        .min_operands = 1,
        .max_operands = 1,
        .operand_name = "CASE_ID",

@@ -51,7 +51,8 @@ class ConnectionRegistry {
   Admission admit(const std::shared_ptr<Connection>& connection, std::size_t max_serving);
   void remove(const Connection* connection);
 
-  // From now on add() refuses and stopping() is true. Returns the connections alive now.
+  // From now on admit() answers kStopping and stopping() is true. Returns the connections alive
+  // now.
   std::vector<std::shared_ptr<Connection>> begin_stopping();
   bool stopping() const { return stopping_.load(); }
 
