@@ -18,7 +18,7 @@
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
 #include "fieldsync/client/sync_engine.h"
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
@@ -143,7 +143,7 @@ TEST_CASE("fieldsync-server on PostgreSQL over verified TLS serves a device's sy
   options.database = verified_uri(database, ca);
   dev::ServerProcess process(options);
   const auto admin_transport = platform::make_curl_transport();
-  dev::AdminClient admin(*admin_transport, process.url(), process.create_admin_token());
+  admin::AdminClient admin(*admin_transport, process.url(), process.create_admin_token());
   admin.create_team("north", "North team");
   admin.create_user("ann", "north", "worker", "Ann Smith");
   const CaseId case_id = admin.create_case("ann", {{"child_name", "Ruby Jones"}});

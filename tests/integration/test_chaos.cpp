@@ -93,7 +93,7 @@ class Chaos {
   Chaos(std::uint64_t seed, Tally& tally) : random_(seed), tally_(tally) {}
 
   void run(std::size_t steps) {
-    dev::AdminClient& admin = server_.admin();
+    admin::AdminClient& admin = server_.admin();
     dev::create_council_people(admin);
     for (const char* user : {"amira", "amira", "ben", "chen"}) {
       cases_.push_back(admin.create_case(user, {{"child_name", std::string("Child of ") + user}}));

@@ -66,7 +66,7 @@ struct Office {
   dev::ScratchDir backups{scratch_parent(), "fieldsync-backup"};
 
   Office() {
-    dev::AdminClient& admin = server.admin();
+    admin::AdminClient& admin = server.admin();
     dev::create_council_people(admin, {"maya", "amira", "ben"});
     jordan = admin.create_case("amira", {{"child_name", "Jordan Ellis"}});
     sam = admin.create_case("ben", {{"child_name", "Sam Patel"}});

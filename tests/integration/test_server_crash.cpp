@@ -94,7 +94,7 @@ TEST_CASE(
     "twice",
     "[crash]") {
   TestServer server;
-  dev::AdminClient& admin = server.admin();
+  admin::AdminClient& admin = server.admin();
   dev::create_council_people(admin, {"maya", "amira", "ben"});
   for (const char* user : {"amira", "amira", "ben"}) {
     admin.create_case(user, {{"child_name", std::string("Child of ") + user}});

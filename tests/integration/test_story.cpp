@@ -71,7 +71,7 @@ TEST_CASE(
     "agreement",
     "[story]") {
   TestServer server;
-  dev::AdminClient& admin = server.admin();
+  admin::AdminClient& admin = server.admin();
   const dev::CouncilCases council = dev::set_up_council(admin);
   const CaseId jordan = council.jordan, riley = council.riley, sam = council.sam;
 

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_process.h"
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/dev/scratch_dir.h"
 #include "fieldsync/dev/server_process.h"
 #include "fieldsync/platform/http_transport.h"
@@ -79,7 +79,7 @@ struct ServerWithCaseload {
       {.binary = FIELDSYNC_SERVER_BINARY, .data_dir = scratch.file("server")}};
   std::unique_ptr<fieldsync::platform::HttpTransport> transport =
       fieldsync::platform::make_curl_transport();
-  dev::AdminClient admin{*transport, server.url(), server.create_admin_token()};
+  fieldsync::admin::AdminClient admin{*transport, server.url(), server.create_admin_token()};
   CaseId amy_case;
 
   ServerWithCaseload() {

@@ -1,5 +1,5 @@
 // The sync benchmarks' fleet: real fieldsync-server processes on 127.0.0.1 with their admin API
-// (dev::ServerProcess, dev::AdminClient) and what they cost the machine (from /proc), and real
+// (dev::ServerProcess, admin::AdminClient) and what they cost the machine (from /proc), and real
 // enrolled devices: an encrypted store each, its own HTTP connection to one of the server's
 // nodes, synced with the real sync engine. The server keeps its data in SQLite (one node) or in a
 // scratch PostgreSQL database of its own (dev::ScratchDatabase, dropped with it) shared by one or
@@ -22,7 +22,7 @@
 #include "bench_report.h"
 #include "bench_store.h"
 #include "fieldsync/client/sync_engine.h"
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/scratch_database.h"
 #include "fieldsync/dev/server_process.h"
@@ -56,7 +56,7 @@ class BenchServer {
   std::size_t nodes() const { return nodes_.size(); }
   // The node that device number `device` talks to: devices are spread over the nodes in turn.
   std::string url(std::size_t device = 0) const { return nodes_[device % nodes_.size()]->url(); }
-  dev::AdminClient& admin() { return admin_; }
+  admin::AdminClient& admin() { return admin_; }
   // Summed over the nodes (peak RSS: the sum of each node's peak).
   ProcessUsage usage() const;
 
@@ -64,7 +64,7 @@ class BenchServer {
   std::unique_ptr<dev::ScratchDatabase> database_;  // outlives the nodes, which use it
   std::vector<std::unique_ptr<dev::ServerProcess>> nodes_;
   std::unique_ptr<platform::HttpTransport> admin_transport_;
-  dev::AdminClient admin_;
+  admin::AdminClient admin_;
 };
 
 // Plain curl transport, counting its bytes on the wire into `traffic` when given.

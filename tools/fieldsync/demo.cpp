@@ -15,7 +15,7 @@
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
 #include "fieldsync/client/sync_engine.h"
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/dev/council.h"
 #include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/make_change.h"
@@ -190,7 +190,7 @@ int tell_story(const std::filesystem::path& dir, Narrator& n) {
   n.say("  fieldsync-server on %s, data in %s", server.url().c_str(),
         (dir / "server").string().c_str());
   auto admin_transport = platform::make_curl_transport();
-  dev::AdminClient admin(*admin_transport, server.url(), server.create_admin_token("demo admin"));
+  admin::AdminClient admin(*admin_transport, server.url(), server.create_admin_token("demo admin"));
 
   n.step("An admin sets up two teams, four people and three children's cases");
   const dev::CouncilCases council = dev::set_up_council(admin);

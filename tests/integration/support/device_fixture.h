@@ -24,7 +24,7 @@
 #include "fieldsync/client/casework.h"
 #include "fieldsync/client/store.h"
 #include "fieldsync/client/sync_engine.h"
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/dev/council.h"
 #include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/make_change.h"
@@ -79,7 +79,7 @@ class TestServer {
         admin_(*admin_transport_, url(), process_.create_admin_token()) {}
 
   std::string url() const { return process_.url(setup_.scheme); }
-  dev::AdminClient& admin() { return admin_; }
+  admin::AdminClient& admin() { return admin_; }
   dev::ServerProcess& process() { return process_; }
   const platform::CurlTransportOptions& transport_options() const { return setup_.transport; }
   std::string data_dir() const { return process_.options().data_dir; }
@@ -95,7 +95,7 @@ class TestServer {
   dev::ScratchDir dir_;
   dev::ServerProcess process_;
   std::unique_ptr<platform::HttpTransport> admin_transport_;
-  dev::AdminClient admin_;
+  admin::AdminClient admin_;
 };
 
 // The council of dev/council.h: two teams, four people, Jordan's and Riley's cases (Amira's) and

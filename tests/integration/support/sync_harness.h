@@ -50,7 +50,7 @@
 #include "fieldsync/client/sync_engine.h"
 #include "fieldsync/clock_source.h"
 #include "fieldsync/content_coding.h"
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/dev/council.h"
 #include "fieldsync/dev/field_device.h"
 #include "fieldsync/dev/scratch_database.h"
@@ -333,7 +333,7 @@ class TestServer {
       nodes_.push_back(std::make_unique<dev::ServerProcess>(std::move(options)));
     }
     admin_transport_ = platform::make_curl_transport();
-    admin_ = std::make_unique<dev::AdminClient>(*admin_transport_, url(),
+    admin_ = std::make_unique<admin::AdminClient>(*admin_transport_, url(),
                                                 process().create_admin_token("test admin"));
   }
 
@@ -342,7 +342,7 @@ class TestServer {
   dev::ServerProcess& node(std::size_t index) { return *nodes_.at(index); }
   std::size_t node_count() const { return nodes_.size(); }
   bool on_postgres() const { return database_ != nullptr; }
-  dev::AdminClient& admin() { return *admin_; }
+  admin::AdminClient& admin() { return *admin_; }
   std::string url() const { return nodes_.front()->url(); }
   std::vector<std::string> urls() const {
     std::vector<std::string> all;
@@ -388,7 +388,7 @@ class TestServer {
   std::unique_ptr<dev::ScratchDatabase> database_;  // before the nodes: they stop first
   std::vector<std::unique_ptr<dev::ServerProcess>> nodes_;
   std::unique_ptr<platform::HttpTransport> admin_transport_;
-  std::unique_ptr<dev::AdminClient> admin_;
+  std::unique_ptr<admin::AdminClient> admin_;
 };
 
 // A field as the device shows it: null when the record or the field is not there.

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fieldsync/dev/admin_client.h"
+#include "fieldsync/admin/admin_client.h"
 #include "fieldsync/uuid.h"
 
 namespace fieldsync::dev {
@@ -51,7 +51,7 @@ inline const CouncilPerson& council_person(std::string_view user_id) {
 }
 
 // Creates one of the council's people, whose team exists already.
-inline void create_council_person(AdminClient& admin, std::string_view user_id) {
+inline void create_council_person(admin::AdminClient& admin, std::string_view user_id) {
   const CouncilPerson& person = council_person(user_id);
   admin.create_user(std::string(person.user_id), std::string(person.team_id),
                     std::string(person.role), std::string(person.name));
@@ -59,7 +59,7 @@ inline void create_council_person(AdminClient& admin, std::string_view user_id) 
 
 // Creates the council's people named by `user_ids` (everyone when it is empty) and the teams
 // they belong to.
-inline void create_council_people(AdminClient& admin, std::vector<std::string_view> user_ids = {}) {
+inline void create_council_people(admin::AdminClient& admin, std::vector<std::string_view> user_ids = {}) {
   if (user_ids.empty()) {
     for (const CouncilPerson& person : kCouncilPeople) user_ids.push_back(person.user_id);
   }
@@ -74,7 +74,7 @@ inline void create_council_people(AdminClient& admin, std::vector<std::string_vi
 
 // The whole council: its teams, its people and its three cases (the siblings share a family_id;
 // Sam was referred by his school).
-inline CouncilCases set_up_council(AdminClient& admin) {
+inline CouncilCases set_up_council(admin::AdminClient& admin) {
   create_council_people(admin);
   const std::string family = Uuid::random_v4().to_string();
   CouncilCases cases;
