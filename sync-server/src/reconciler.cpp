@@ -61,6 +61,16 @@ struct SeqRange {
   }
 };
 
+// What the device now reports of itself. Its outbox, errors and clock are taken as sent; its
+// platform and versions only when sent: a request that leaves them out (made by hand, or with a
+// copied token) does not blank what the device last said, which is what identifies a lost phone.
+Telemetry reported_telemetry(const Telemetry& before, Telemetry sent) {
+  for (auto field : {&Telemetry::platform, &Telemetry::app_version, &Telemetry::core_version}) {
+    if ((sent.*field).empty()) sent.*field = before.*field;
+  }
+  return sent;
+}
+
 }  // namespace
 
 bool version_less(std::string_view a, std::string_view b) {
@@ -94,7 +104,7 @@ class Reconciler::Session {
     response_.server_time_ms = now_;
     response_.next_cursor = request.cursor;  // unchanged unless this round pulls
     carry_out_acknowledgements(request.directive_acks);
-    device_.telemetry = request.telemetry;
+    device_.telemetry = reported_telemetry(device_.telemetry, request.telemetry);
     device_.last_seen_ms = now_;
     if (device_.status == DeviceStatus::kRevoked) {
       ensure_directive(DirectiveKind::kWipe, "this device was revoked: " + device_.status_reason);

@@ -126,6 +126,26 @@ TEST_CASE("Each sync updates its device's entry from its telemetry and the serve
     REQUIRE(server.sync_call(work.amira_phone, quiet).status == 200);
     CHECK(server.device_entry(work.amira_phone).at("clock_offset_ms") == 90'000);
   }
+  SECTION("a request that names no platform or version keeps what the device last reported") {
+    SyncRequest bare = server.sync_request(work.amira_phone);
+    bare.telemetry = {};
+    REQUIRE(server.sync_call(work.amira_phone, bare).status == 200);
+    const nlohmann::json after = server.device_entry(work.amira_phone);
+    CHECK(after.at("platform") == "ios 17.4");
+    CHECK(after.at("app_version") == "2.3.1");
+    CHECK(after.at("core_version") == "0.1.0");
+    CHECK(after.at("pending_changes") == 0);  // the outbox is taken as sent
+    CHECK(after.at("device_error").is_null());
+
+    SyncRequest upgraded = server.sync_request(work.amira_phone);
+    upgraded.telemetry.platform = "ios 18.0";
+    upgraded.telemetry.app_version = "2.4.0";
+    REQUIRE(server.sync_call(work.amira_phone, upgraded).status == 200);
+    const nlohmann::json later = server.device_entry(work.amira_phone);
+    CHECK(later.at("platform") == "ios 18.0");
+    CHECK(later.at("app_version") == "2.4.0");
+    CHECK(later.at("core_version") == "0.1.0");
+  }
 }
 
 TEST_CASE("A rejected group becomes the device's last error, with the rejection's metadata",
